@@ -1,0 +1,133 @@
+"""Training-time augmentation inside the graph, so it runs on the GPU when there is one.
+
+Every random number is drawn with a stateless op keyed by (seed, global step, op number): the
+same step of the same run always sees the same transforms, which is what makes `--resume`
+reproduce an uninterrupted run exactly. All ops work on float pixels in [0, 255] before
+normalisation. No plain flips: a mirrored "turn left" is a "turn right"; `mirror_prob` flips only
+signs whose mirror image is a sign, and relabels them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from signclf.config import AugmentConfig
+
+# GTSRB classes whose left-right mirror is a GTSRB class: themselves (symmetric) or a partner.
+_SYMMETRIC = (11, 12, 13, 15, 17, 18, 22, 26, 30, 35)
+_PAIRS = ((19, 20), (33, 34), (36, 37), (38, 39))
+
+
+def gtsrb_mirror_table(num_classes: int) -> np.ndarray:
+    """table[c] = class of c's mirror image, or -1 when the mirror is not a sign (digits, arrows...)."""
+    table = np.full(num_classes, -1, np.int64)
+    if num_classes != 43:  # only GTSRB's mirror relations are known
+        return table
+    for c in _SYMMETRIC:
+        table[c] = c
+    for a, b in _PAIRS:
+        table[a], table[b] = b, a
+    return table
+
+
+def _uniform(shape, seed, k, low, high):
+    return tf.random.stateless_uniform(shape, seed=seed + [0, k], minval=low, maxval=high)
+
+
+def _geometric(x, cfg: AugmentConfig, seed):
+    """One projective warp per image combining rotation, scale, shear, shift and perspective."""
+    n = tf.shape(x)[0]
+    h, w = float(x.shape[1]), float(x.shape[2])
+    theta = _uniform([n], seed, 1, -1.0, 1.0) * (cfg.rotation * math.pi / 180)
+    scale = 1.0 + _uniform([n], seed, 2, -1.0, 1.0) * cfg.scale
+    shear = _uniform([n], seed, 3, -1.0, 1.0) * cfg.shear
+    tx = _uniform([n], seed, 4, -1.0, 1.0) * (cfg.shift * w)
+    ty = _uniform([n], seed, 5, -1.0, 1.0) * (cfg.shift * h)
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    # Forward map (input → output) about the centre: R · Shear · Scale, then shift.
+    a00, a01 = scale * cos, scale * (shear * cos - sin)
+    a10, a11 = scale * sin, scale * (shear * sin + cos)
+    b0 = cx + tx - a00 * cx - a01 * cy
+    b1 = cy + ty - a10 * cx - a11 * cy
+    zeros, ones = tf.zeros_like(theta), tf.ones_like(theta)
+    forward = tf.reshape(tf.stack([a00, a01, b0, a10, a11, b1, zeros, zeros, ones], axis=1), [-1, 3, 3])
+    inverse = tf.linalg.inv(forward)  # the op wants output → input
+    inverse = inverse / inverse[:, 2:3, 2:3]
+    flat = tf.reshape(inverse, [-1, 9])[:, :8]
+    if cfg.perspective > 0:
+        persp = _uniform([n, 2], seed, 6, -1.0, 1.0) * (cfg.perspective / w)
+        flat = tf.concat([flat[:, :6], flat[:, 6:8] + persp], axis=1)
+    warped = tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=flat, output_shape=tf.constant([int(h), int(w)], tf.int32), fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
+    warped.set_shape(x.shape)
+    return warped
+
+
+_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
+
+
+def _hue_rotate(x, angle):
+    """Rotate hue per image in YIQ space (tf.image.adjust_hue takes one delta for the batch)."""
+    to_yiq = tf.constant(_TO_YIQ)
+    from_yiq = tf.constant(np.linalg.inv(_TO_YIQ).astype(np.float32))
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    one, zero = tf.ones_like(angle), tf.zeros_like(angle)
+    rot = tf.reshape(tf.stack([one, zero, zero, zero, cos, -sin, zero, sin, cos], 1), [-1, 3, 3])
+    mats = tf.matmul(tf.matmul(tf.tile(from_yiq[None], [tf.shape(angle)[0], 1, 1]), rot), to_yiq)
+    return tf.einsum("nij,nhwj->nhwi", mats, x)
+
+
+def _gaussian_blur(x, sigma):
+    radius = max(1, int(math.ceil(2 * sigma)))
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    k = (k / k.sum()).astype(np.float32)
+    channels = int(x.shape[-1])
+    kx = tf.constant(np.tile(k[None, :, None, None], [1, 1, channels, 1]))
+    ky = tf.constant(np.tile(k[:, None, None, None], [1, 1, channels, 1]))
+    x = tf.nn.depthwise_conv2d(x, kx, [1, 1, 1, 1], "SAME")
+    return tf.nn.depthwise_conv2d(x, ky, [1, 1, 1, 1], "SAME")
+
+
+def _per_image(values):
+    return tf.reshape(values, [-1, 1, 1, 1])
+
+
+def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
+    """x: float32 N×H×W×C in [0, 255]; seed: int64 [2] tensor that changes every step.
+
+    Returns (augmented x, labels): labels change only where a class-aware mirror flip applied.
+    """
+    n = tf.shape(x)[0]
+    if cfg.mirror_prob > 0 and mirror_table is not None and (mirror_table >= 0).any():
+        table = tf.constant(mirror_table)
+        target = tf.gather(table, labels)
+        flip = tf.logical_and(target >= 0, _uniform([n], seed, 20, 0.0, 1.0) < cfg.mirror_prob)
+        x = tf.where(flip, tf.reverse(x, [2]), x)
+        labels = tf.where(flip, target, labels)
+    if cfg.rotation or cfg.scale or cfg.shear or cfg.shift or cfg.perspective:
+        x = _geometric(x, cfg, seed)
+    if cfg.brightness:
+        x = x + _per_image(_uniform([n], seed, 7, -1.0, 1.0) * (cfg.brightness * 255))
+    if cfg.contrast:
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = (x - mean) * _per_image(1 + _uniform([n], seed, 8, -1.0, 1.0) * cfg.contrast) + mean
+    if int(x.shape[-1]) == 3:
+        if cfg.saturation:
+            gray = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+            x = gray + (x - gray) * _per_image(1 + _uniform([n], seed, 9, -1.0, 1.0) * cfg.saturation)
+        if cfg.hue:
+            x = _hue_rotate(x, _uniform([n], seed, 10, -1.0, 1.0) * (cfg.hue * 2 * math.pi))
+    if cfg.gamma:
+        x = tf.clip_by_value(x, 0.0, 255.0)
+        x = 255.0 * tf.pow(x / 255.0 + 1e-6, _per_image(tf.exp(_uniform([n], seed, 11, -1.0, 1.0) * cfg.gamma)))
+    if cfg.blur_prob > 0 and cfg.blur_sigma > 0:
+        blur = _uniform([n], seed, 12, 0.0, 1.0) < cfg.blur_prob
+        x = tf.where(blur, _gaussian_blur(x, cfg.blur_sigma), x)
+    if cfg.noise:
+        x = x + tf.random.stateless_normal(tf.shape(x), seed=seed + [0, 13]) * (cfg.noise * 255)
+    return tf.clip_by_value(x, 0.0, 255.0), labels

@@ -1,0 +1,368 @@
+"""One config object for a run: YAML file → typed dataclasses, every key documented and checked.
+
+Unknown keys (with a "did you mean"), wrong types and out-of-range values are `ConfigError`s that
+name the file and the dotted key, so the CLI prints one line and exits 2. The resolved config is
+written into the run directory and is all that evaluate/predict need to rebuild the graph.
+No TensorFlow here: `signclf --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from signclf.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    train: str = ""  # training set: a Udacity pickle, GTSRB tree, Kaggle root/CSV or folder per class
+    valid: str = ""  # validation set; empty = hold out valid_fraction of train (whole tracks when known)
+    test: str = ""  # test set, used only by `signclf evaluate --split test`
+    format: str = "auto"  # auto | pickle | gtsrb | kaggle | folders
+    class_names: str = ""  # ClassId,SignName CSV; empty = the 43 GTSRB names shipped with signclf
+    image_size: int = 32  # images are resized to image_size × image_size once, at load
+    valid_fraction: float = 0.1  # share of train held out when `valid` is empty
+    roi_crop: bool = False  # crop each image to its sign's ROI when the data has ROIs
+    oversample: int = 0  # repeat rare classes' training images up to this count per class (0 = off)
+
+
+@dataclass
+class PreprocessConfig:
+    color: str = "rgb"  # rgb | gray | y (the Y of YUV, as Sermanet & LeCun)
+    equalize: str = "none"  # none | hist | clahe
+    clahe_clip: float = 2.0  # CLAHE contrast limit
+    clahe_grid: int = 4  # CLAHE tiles per side
+    normalize: bool = True  # per-channel mean/std from the training set, saved with the run
+
+
+@dataclass
+class AugmentConfig:
+    enabled: bool = False  # training only; evaluation and prediction never augment
+    rotation: float = 15.0  # max degrees either way
+    shift: float = 0.1  # max translation, fraction of the image side
+    scale: float = 0.1  # max zoom in/out, fraction
+    shear: float = 0.1  # max shear factor
+    perspective: float = 0.0  # max projective distortion (fraction of side per corner)
+    brightness: float = 0.2  # max additive change, fraction of full range
+    contrast: float = 0.2  # max multiplicative change around the image mean
+    saturation: float = 0.2  # max saturation change (RGB only)
+    hue: float = 0.0  # max hue rotation, fraction of a turn (RGB only)
+    gamma: float = 0.2  # max |log-gamma|
+    blur_prob: float = 0.0  # probability of a Gaussian blur
+    blur_sigma: float = 1.0  # its sigma in pixels
+    noise: float = 0.0  # std of additive Gaussian noise, fraction of full range
+    mirror_prob: float = 0.0  # class-aware flips: a sign becomes its mirror class (e.g. turn left ↔ right)
+
+
+@dataclass
+class ConvStage:
+    kernel: int = 5  # square kernel side
+    depth: int = 32  # output channels
+    stride: int = 1
+    padding: str = "VALID"  # VALID | SAME
+    pool: int = 2  # max-pool window (1 = no pooling)
+    pool_stride: int = 0  # 0 = same as pool
+    dropout: bool = False  # dropout after this stage (keep_prob = model.conv_keep_prob)
+
+
+@dataclass
+class ModelConfig:
+    conv: list[ConvStage] = field(default_factory=lambda: [ConvStage(5, 6), ConvStage(5, 16)])
+    fc: list[int] = field(default_factory=lambda: [120, 84])  # hidden fully connected widths
+    keep_prob: float = 1.0  # dropout keep probability on the fully connected layers (1 = off)
+    conv_keep_prob: float = 1.0  # keep probability for stages with dropout: true
+    l2: float = 0.0  # weight of sum(tf.nn.l2_loss(w)) over conv and fc weights
+    multiscale: bool = False  # Sermanet & LeCun: feed every stage's (pooled) features to the classifier
+    batch_norm: bool = False  # batch normalisation after each conv and fc layer
+    input_channels: int = 0  # 0 = from preprocess.color (3 for rgb, 1 for gray/y)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0  # seeds Python, NumPy and TensorFlow; same seed + same data = same weights on CPU
+    learning_rate: float = 0.001  # Adam
+    lr_schedule: str = "constant"  # constant | exponential | step | cosine | plateau
+    lr_decay: float = 0.5  # factor for exponential (per epoch), step and plateau
+    lr_step_epochs: int = 10  # step schedule: multiply by lr_decay every this many epochs
+    lr_min: float = 0.0  # floor for cosine and plateau
+    lr_plateau_patience: int = 2  # plateau: epochs without a better valid accuracy before decaying
+    warmup_epochs: float = 0.0  # linear warm-up from 0, in (fractional) epochs
+    label_smoothing: float = 0.0
+    early_stopping: int = 0  # stop after this many epochs without a better valid accuracy (0 = off)
+    finetune_from: str = ""  # run directory whose best weights initialise this run
+    eval_batch_size: int = 1024
+    xla: bool = False  # XLA JIT compilation (most useful on a GPU)
+    mixed_precision: bool = False  # float16 compute on a GPU; ignored on CPU
+    deterministic: bool = True  # TF op determinism: resume reproduces an uninterrupted run
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = ""  # run name; default: the config file's stem
+
+    @property
+    def input_channels(self) -> int:
+        return self.model.input_channels or (3 if self.preprocess.color == "rgb" else 1)
+
+
+# ---- checks on values: (dotted key, predicate, what it must be) ----------------------------------
+_CHOICES = {
+    "data.format": ("auto", "pickle", "gtsrb", "kaggle", "folders"),
+    "preprocess.color": ("rgb", "gray", "y"),
+    "preprocess.equalize": ("none", "hist", "clahe"),
+    "train.lr_schedule": ("constant", "exponential", "step", "cosine", "plateau"),
+}
+_RANGES = [
+    ("data.image_size", lambda v: 8 <= v <= 512, "between 8 and 512"),
+    ("data.valid_fraction", lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
+    ("data.oversample", lambda v: v >= 0, ">= 0"),
+    ("preprocess.clahe_clip", lambda v: v > 0, "> 0"),
+    ("preprocess.clahe_grid", lambda v: 1 <= v <= 64, "between 1 and 64"),
+    ("model.keep_prob", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("model.conv_keep_prob", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("model.l2", lambda v: v >= 0, ">= 0"),
+    ("model.input_channels", lambda v: v in (0, 1, 3), "0 (auto), 1 or 3"),
+    ("train.epochs", lambda v: v >= 1, ">= 1"),
+    ("train.batch_size", lambda v: v >= 1, ">= 1"),
+    ("train.learning_rate", lambda v: v > 0, "> 0"),
+    ("train.lr_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("train.lr_step_epochs", lambda v: v >= 1, ">= 1"),
+    ("train.lr_min", lambda v: v >= 0, ">= 0"),
+    ("train.lr_plateau_patience", lambda v: v >= 1, ">= 1"),
+    ("train.warmup_epochs", lambda v: v >= 0, ">= 0"),
+    ("train.label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("train.early_stopping", lambda v: v >= 0, ">= 0"),
+    ("train.eval_batch_size", lambda v: v >= 1, ">= 1"),
+]
+_AUGMENT_NONNEGATIVE = [f.name for f in dataclasses.fields(AugmentConfig) if f.type in ("float", float)]
+_STAGE_RANGES = [
+    ("kernel", lambda v: 1 <= v <= 15, "between 1 and 15"),
+    ("depth", lambda v: 1 <= v <= 4096, "between 1 and 4096"),
+    ("stride", lambda v: 1 <= v <= 8, "between 1 and 8"),
+    ("pool", lambda v: 1 <= v <= 8, "between 1 and 8"),
+    ("pool_stride", lambda v: 0 <= v <= 8, "between 0 and 8"),
+]
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value, tp, key: str, where: str):
+    """Check/convert one YAML value to the annotated type; ints are accepted where floats are."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+        return [_convert(v, item_tp, f"{key}.{i}", where) for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a mapping of {_type_name(tp)} keys, got {value!r}")
+        return _build(tp, value, key, where)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if value is None:
+            return ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"{where}: {key} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+
+
+def _build(cls, raw: dict, prefix: str, where: str):
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean '{(prefix + '.' if prefix else '') + close[0]}'?" if close else \
+                f"; known keys: {', '.join(names)}"
+            raise ConfigError(f"{where}: unknown key '{dotted}'{hint}")
+        kwargs[key] = _convert(value, hints[key], dotted, where)
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config, where: str) -> None:
+    def get(dotted):
+        obj = cfg
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    for key, choices in _CHOICES.items():
+        if get(key) not in choices:
+            raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {get(key)!r}")
+    for key, ok, what in _RANGES:
+        if not ok(get(key)):
+            raise ConfigError(f"{where}: {key} must be {what}, got {get(key)!r}")
+    for name in _AUGMENT_NONNEGATIVE:
+        if getattr(cfg.augment, name) < 0:
+            raise ConfigError(f"{where}: augment.{name} must be >= 0, got {getattr(cfg.augment, name)!r}")
+    for name in ("blur_prob", "mirror_prob"):
+        if getattr(cfg.augment, name) > 1:
+            raise ConfigError(f"{where}: augment.{name} is a probability and must be <= 1")
+    if not cfg.model.conv:
+        raise ConfigError(f"{where}: model.conv must list at least one conv stage")
+    for i, stage in enumerate(cfg.model.conv):
+        for key, ok, what in _STAGE_RANGES:
+            if not ok(getattr(stage, key)):
+                raise ConfigError(f"{where}: model.conv.{i}.{key} must be {what}, got {getattr(stage, key)!r}")
+        if stage.padding.upper() not in ("VALID", "SAME"):
+            raise ConfigError(f"{where}: model.conv.{i}.padding must be VALID or SAME, got {stage.padding!r}")
+        stage.padding = stage.padding.upper()
+    for i, width in enumerate(cfg.model.fc):
+        if not 1 <= width <= 65536:
+            raise ConfigError(f"{where}: model.fc.{i} must be between 1 and 65536, got {width!r}")
+    if cfg.model.input_channels and cfg.model.input_channels != (3 if cfg.preprocess.color == "rgb" else 1):
+        raise ConfigError(f"{where}: model.input_channels={cfg.model.input_channels} contradicts "
+                          f"preprocess.color={cfg.preprocess.color!r}; set it to 0 (auto)")
+    if _spatial_size(cfg) < 1:
+        raise ConfigError(f"{where}: model.conv stages shrink a {cfg.data.image_size}px image to nothing; "
+                          f"use padding SAME, smaller kernels or less pooling")
+
+
+def _spatial_size(cfg: Config) -> int:
+    """Side of the last stage's feature map (TF's VALID/SAME arithmetic)."""
+    side = cfg.data.image_size
+    for s in cfg.model.conv:
+        side = -(-side // s.stride) if s.padding == "SAME" else (side - s.kernel) // s.stride + 1
+        if side < 1:
+            return 0
+        if s.pool > 1:
+            side = (side - s.pool) // (s.pool_stride or s.pool) + 1
+    return side
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """`train.epochs=3` → (['train', 'epochs'], 3); the value is parsed as YAML (numbers, lists, bools)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text}: expected key=value, e.g. --set train.epochs=3")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return [p for p in key.strip().split(".")], value
+
+
+def apply_override(raw: dict, path: list[str], value) -> None:
+    """Set raw[a][b][...] = value, descending into lists by index (model.conv.0.depth=32)."""
+    node = raw
+    for i, part in enumerate(path[:-1]):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {'.'.join(path)}: no list item {part!r} in {'.'.join(path[:i])}")
+            node = node[int(part)]
+        else:
+            if not isinstance(node.get(part, {}), (dict, list)):
+                raise ConfigError(f"--set {'.'.join(path)}: {'.'.join(path[:i + 1])} is not a section")
+            node = node.setdefault(part, {})
+    last = path[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"--set {'.'.join(path)}: no list item {last!r}")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def config_from_dict(raw: dict, where: str = "<config>") -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections (data, model, train, ...)")
+    cfg = _build(Config, raw, "", where)
+    _validate(cfg, where)
+    return cfg
+
+
+def read_yaml(path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (see configs/ for examples)")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config ({e})")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{at}: {problem}")
+    return raw if raw is not None else {}
+
+
+def load_config(path=None, overrides=()) -> Config:
+    """Load a YAML config (or the defaults when path is None), apply `key=value` overrides, check it."""
+    raw = read_yaml(path) if path else {}
+    where = str(path) if path else "<defaults>"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections (data, model, train, ...)")
+    for text in overrides:
+        apply_override(raw, *parse_override(text))
+    if overrides:
+        where += " (with --set)"
+    cfg = config_from_dict(raw, where)
+    if not cfg.name and path:
+        cfg.name = Path(path).stem
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def config_to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def architecture_diff(a: Config, b: Config) -> list[str]:
+    """Dotted keys whose differences change the graph's variables (resume refuses these)."""
+    keys = []
+    da, db = config_to_dict(a), config_to_dict(b)
+    for key in ("model", "preprocess"):
+        for k in sorted(set(da[key]) | set(db[key])):
+            if da[key].get(k) != db[key].get(k) and (key, k) != ("model", "keep_prob") \
+                    and (key, k) != ("model", "conv_keep_prob") and (key, k) != ("model", "l2"):
+                keys.append(f"{key}.{k}")
+    if da["data"]["image_size"] != db["data"]["image_size"]:
+        keys.append("data.image_size")
+    return keys
+
+
+def documented_keys() -> list[tuple[str, str, str]]:
+    """(dotted key, default, comment) for every key, read from this file's source for the README."""
+    import inspect
+    import re
+
+    rows = []
+    for section, cls in (("data", DataConfig), ("preprocess", PreprocessConfig), ("augment", AugmentConfig),
+                         ("model", ModelConfig), ("model.conv[]", ConvStage), ("train", TrainConfig)):
+        for line in inspect.getsource(cls).splitlines():
+            m = re.match(r"\s+(\w+): [^=]+= (.+?)(?:\s+# (.*))?$", line)
+            if m:
+                rows.append((f"{section}.{m.group(1)}", m.group(2), m.group(3) or ""))
+    return rows

@@ -1,0 +1,121 @@
+"""Score one run (or a committee of runs) on a dataset: accuracy, top-5, per-class P/R/F1, confusion."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from signclf import rundir
+
+
+def metrics_from_probabilities(probs: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    k = len(class_names)
+    predicted = probs.argmax(1)
+    top5 = np.argsort(-probs, axis=1)[:, :5]
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=range(k),
+                                                                     zero_division=0)
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "top5_accuracy": float((top5 == labels[:, None]).any(1).mean()),
+        "n": int(len(labels)),
+        "macro_f1": float(f1[support > 0].mean()) if (support > 0).any() else 0.0,
+        "per_class": [{"class_id": c, "name": class_names[c], "precision": round(float(precision[c]), 5),
+                       "recall": round(float(recall[c]), 5), "f1": round(float(f1[c]), 5),
+                       "support": int(support[c])} for c in range(k)],
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=range(k)).tolist(),
+    }
+
+
+def _confusion_csv(matrix, class_names) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["true \\ predicted"] + list(range(len(class_names))))
+    for c, row in enumerate(matrix):
+        writer.writerow([c] + row)
+    return buf.getvalue()
+
+
+def plot_confusion(matrix, class_names, path, title: str) -> None:
+    """Row-normalised confusion matrix as a PNG (log-ish colour so rare mistakes still show)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import PowerNorm
+
+    m = np.asarray(matrix, np.float64)
+    rates = m / np.maximum(m.sum(1, keepdims=True), 1)
+    k = len(class_names)
+    fig, ax = plt.subplots(figsize=(max(6, k * 0.22 + 3), max(5, k * 0.22 + 2)))
+    im = ax.imshow(rates, cmap="viridis", norm=PowerNorm(0.3, vmin=0, vmax=1))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.tick_params(labelsize=6)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = 1024, log=print) -> dict:
+    """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`."""
+    from signclf.data.loading import load_split
+    from signclf.inference import Committee
+
+    with Committee(run_dirs) as committee:
+        dataset = load_split(committee.cfg, split, data_path)
+        if dataset.num_classes != len(committee.class_names):
+            from signclf.errors import DataError
+
+            raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
+                            f"{len(committee.class_names)}")
+        probs = committee.probabilities(dataset.images, batch_size)
+        results = metrics_from_probabilities(probs, dataset.labels, committee.class_names)
+        checkpoints = [run.checkpoint for run in committee.runs]
+
+    key = split if data_path is None else Path(data_path).name
+    if len(run_dirs) > 1:
+        key = f"committee-{key}"
+    results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in run_dirs], checkpoints=checkpoints)
+    out_dir = Path(run_dirs[0])
+    _save(out_dir, key, results, committee.class_names)
+    return results
+
+
+def _save(out_dir: Path, key: str, results: dict, class_names) -> None:
+    """evaluation.json keeps one entry per evaluated dataset; confusion matrix as CSV and PNG."""
+    path = out_dir / "evaluation.json"
+    try:
+        existing = rundir.read_json(path) if path.exists() else {}
+    except Exception:  # a corrupt file from an older version is replaced, not fatal
+        existing = {}
+    existing[key] = {k: v for k, v in results.items() if k != "confusion_matrix"}
+    rundir.atomic_write_json(path, existing)
+    rundir.atomic_write_text(out_dir / f"confusion-{key}.csv", _confusion_csv(results["confusion_matrix"], class_names))
+    plot_confusion(results["confusion_matrix"], class_names, out_dir / f"confusion-{key}.png",
+                   f"{key}: accuracy {results['accuracy']:.4f} on {results['n']} images")
+    results["files"] = [str(path), str(out_dir / f"confusion-{key}.csv"), str(out_dir / f"confusion-{key}.png")]
+
+
+def format_report(results: dict, worst: int = 5) -> str:
+    lines = [f"evaluated {', '.join(results['runs'])} on {results['dataset']} ({results['n']} images)",
+             f"  accuracy       {results['accuracy']:.4f}",
+             f"  top-5 accuracy {results['top5_accuracy']:.4f}",
+             f"  macro F1       {results['macro_f1']:.4f}",
+             f"  weakest classes by F1:"]
+    present = [c for c in results["per_class"] if c["support"] > 0]
+    for c in sorted(present, key=lambda c: c["f1"])[:worst]:
+        lines.append(f"    {c['class_id']:3d} {c['name'][:40]:40s} F1 {c['f1']:.3f}  "
+                     f"P {c['precision']:.3f}  R {c['recall']:.3f}  n={c['support']}")
+    lines.append("  wrote " + ", ".join(results.get("files", [])))
+    return "\n".join(lines)

@@ -1,0 +1,184 @@
+"""Assemble the TensorFlow graphs: a training graph (data on the device, augmentation, loss,
+Adam) with an evaluation tower that shares its weights, and a bare inference graph for
+evaluate/predict. Both go through `preprocess.normalize` and `model.build_logits`, so a trained
+run, its evaluation and its predictions see exactly the same function of the pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from signclf.augment import augment_batch
+from signclf.config import Config
+from signclf.model import build_logits, weight_decay
+from signclf.preprocess import normalize
+
+# Static loss scale for float16 training: keeps small gradients from flushing to zero.
+_LOSS_SCALE = 1024.0
+
+
+def gpu_names() -> list[str]:
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def describe_device() -> str:
+    gpus = gpu_names()
+    if gpus:
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        return f"GPU ({details.get('device_name', gpus[0])}{f', {len(gpus)} visible' if len(gpus) > 1 else ''})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def session_config(cfg: Config | None = None) -> tf.ConfigProto:
+    config = tf.ConfigProto(allow_soft_placement=True)
+    config.gpu_options.allow_growth = True  # share the GPU politely with other processes
+    if cfg is not None and cfg.train.xla:
+        config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+    return config
+
+
+class TrainState:
+    """Counters that must survive a restart live in the checkpoint, next to the weights."""
+
+    FIELDS = {"global_step": tf.int64, "epoch": tf.int64, "step_in_epoch": tf.int64, "best_valid_acc": tf.float32,
+              "best_epoch": tf.int64, "bad_epochs": tf.int64, "lr_scale": tf.float32, "plateau_bad_epochs": tf.int64}
+
+    def __init__(self):
+        with tf.variable_scope("train_state"):
+            self.vars = {name: tf.get_variable(name, [], dtype, trainable=False,
+                                               initializer=tf.ones_initializer() if name == "lr_scale"
+                                               else tf.zeros_initializer())
+                         for name, dtype in self.FIELDS.items()}
+        self.global_step = self.vars["global_step"]
+
+    def read(self, sess) -> dict:
+        values = sess.run(self.vars)
+        return {k: (float(v) if self.FIELDS[k] == tf.float32 else int(v)) for k, v in values.items()}
+
+    def write(self, sess, **values) -> None:
+        for name, value in values.items():
+            self.vars[name].load(value, sess)
+
+
+@dataclass
+class TrainGraph:
+    graph: tf.Graph
+    state: TrainState
+    data_init: tf.Operation
+    images_source: tf.Tensor  # placeholders fed once, at initialisation
+    labels_source: tf.Tensor
+    batch_index: tf.Tensor
+    learning_rate: tf.Tensor
+    train_op: tf.Operation
+    loss: tf.Tensor
+    correct: tf.Tensor
+    eval_images: tf.Tensor
+    eval_labels: tf.Tensor
+    eval_loss_sum: tf.Tensor
+    eval_correct: tf.Tensor
+    eval_logits: tf.Tensor
+    augmented: tf.Tensor  # the training batch after augmentation, before normalisation (for previews)
+
+
+def _eval_tower(cfg: Config, stats: dict, num_classes: int, compute_dtype):
+    size, channels = cfg.data.image_size, cfg.input_channels
+    images = tf.placeholder(tf.uint8, [None, size, size, channels], name="images")
+    x = tf.cast(normalize(images, stats), compute_dtype)
+    logits = build_logits(x, cfg.model, num_classes, training=False)
+    tf.nn.softmax(logits, name="probabilities")
+    return images, logits
+
+
+def _use_float16(cfg: Config) -> bool:
+    return bool(cfg.train.mixed_precision and gpu_names())
+
+
+def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, mirror_table=None) -> TrainGraph:
+    """Graph whose training data lives in a (non-checkpointed) variable: a step feeds only indices."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(cfg.train.seed)
+        state = TrainState()
+        compute_dtype = tf.float16 if _use_float16(cfg) else tf.float32
+
+        # uint8 images in device memory; float conversion happens per batch, on the device.
+        images_source = tf.placeholder(tf.uint8, train_shape, name="images_source")
+        labels_source = tf.placeholder(tf.int64, [train_shape[0]], name="labels_source")
+        local = [tf.GraphKeys.LOCAL_VARIABLES]
+        train_images = tf.Variable(images_source, trainable=False, collections=local, name="train_images")
+        train_labels = tf.Variable(labels_source, trainable=False, collections=local, name="train_labels")
+        data_init = tf.group(train_images.initializer, train_labels.initializer)
+
+        batch_index = tf.placeholder(tf.int32, [None], name="batch_index")
+        x = tf.cast(tf.gather(train_images, batch_index), tf.float32)
+        y = tf.gather(train_labels, batch_index)
+        step_seed = tf.stack([tf.constant(cfg.train.seed, tf.int64), state.global_step])
+        if cfg.augment.enabled:
+            x, y = augment_batch(x, y, cfg.augment, step_seed, mirror_table)
+        augmented = x
+        logits = build_logits(tf.cast(normalize(x, stats), compute_dtype), cfg.model, num_classes,
+                              training=True, dropout_seed=step_seed + tf.constant([1, 0], tf.int64))
+
+        targets = tf.one_hot(y, num_classes)
+        if cfg.train.label_smoothing:
+            targets = targets * (1 - cfg.train.label_smoothing) + cfg.train.label_smoothing / num_classes
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=targets, logits=logits))
+        total_loss = loss + weight_decay(cfg.model)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.int32))
+
+        learning_rate = tf.placeholder_with_default(tf.constant(cfg.train.learning_rate, tf.float32), [],
+                                                    name="learning_rate")
+        optimizer = tf.train.AdamOptimizer(learning_rate)
+        params = tf.trainable_variables("model")
+        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+            if compute_dtype == tf.float16:
+                grads = tf.gradients(total_loss * _LOSS_SCALE, params)
+                pairs = [(g / _LOSS_SCALE, v) for g, v in zip(grads, params)]
+                train_op = optimizer.apply_gradients(pairs, global_step=state.global_step)
+            else:
+                train_op = optimizer.minimize(total_loss, global_step=state.global_step, var_list=params)
+
+        eval_images, eval_logits = _eval_tower(cfg, stats, num_classes, compute_dtype)
+        eval_labels = tf.placeholder(tf.int64, [None], name="labels")
+        eval_loss_sum = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=eval_labels,
+                                                                                      logits=eval_logits))
+        eval_correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(eval_logits, 1), eval_labels), tf.int32))
+    return TrainGraph(graph, state, data_init, images_source, labels_source, batch_index, learning_rate, train_op,
+                      loss, correct, eval_images, eval_labels, eval_loss_sum, eval_correct, eval_logits, augmented)
+
+
+@dataclass
+class InferenceGraph:
+    graph: tf.Graph
+    images: tf.Tensor  # uint8 N×S×S×C, the output of preprocess.prepare_images
+    logits: tf.Tensor
+    probabilities: tf.Tensor
+
+
+def build_inference_graph(cfg: Config, stats: dict, num_classes: int) -> InferenceGraph:
+    graph = tf.Graph()
+    with graph.as_default():
+        images, logits = _eval_tower(cfg, stats, num_classes, tf.float16 if _use_float16(cfg) else tf.float32)
+        probabilities = graph.get_tensor_by_name("probabilities:0")
+    return InferenceGraph(graph, images, logits, probabilities)
+
+
+def model_variables(graph: tf.Graph) -> list:
+    """Weights and batch-norm statistics: what inference and fine-tuning restore."""
+    with graph.as_default():
+        return [v for v in tf.global_variables() if v.name.startswith("model/")]
+
+
+def run_batched(sess, fetch, images_ph, images: np.ndarray, batch_size: int, extra=None):
+    """Run `fetch` over `images` in batches and concatenate (inference and validation)."""
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        feed = {images_ph: images[start:start + batch_size]}
+        if extra:
+            feed.update({ph: values[start:start + batch_size] for ph, values in extra.items()})
+        outputs.append(sess.run(fetch, feed))
+    return outputs

@@ -1,0 +1,84 @@
+"""Name the signs in image files: parallel decode, batched inference, results streamed in order.
+
+A file that cannot be read becomes a result with an `error` instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from signclf.data.images import list_image_files, read_image
+from signclf.errors import DataError
+
+CHUNK = 2048  # files decoded and classified together: large enough to batch, small enough to stream
+
+
+@dataclass
+class Prediction:
+    path: str
+    top_k: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "error": self.error} if self.error else {"path": self.path, "top_k": self.top_k}
+
+
+def _decode(path):
+    try:
+        return read_image(path), None
+    except DataError as e:
+        return None, str(e)
+    except MemoryError:
+        return None, f"{path}: image too large to decode in memory"
+
+
+def predict_files(committee, paths, top_k: int = 3, batch_size: int = 1024, on_progress=None):
+    """Yield a Prediction per image file under `paths` (files and folders), in input order.
+
+    Folder-level problems (missing path, empty folder) come first as error results.
+    """
+    files, problems = list_image_files(paths)
+    for problem in problems:
+        yield Prediction(problem.partition(": ")[0], error=problem)
+    names = committee.class_names
+    k = min(top_k, len(names))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # OpenCV decodes without the GIL
+        for start in range(0, len(files), CHUNK):
+            chunk = files[start:start + CHUNK]
+            decoded = list(pool.map(_decode, chunk))
+            good = [i for i, (img, _) in enumerate(decoded) if img is not None]
+            probs = committee.probabilities([decoded[i][0] for i in good], batch_size) if good else None
+            row_of = {i: r for r, i in enumerate(good)}
+            for i, path in enumerate(chunk):
+                if i not in row_of:
+                    yield Prediction(str(path), error=decoded[i][1])
+                    continue
+                p = probs[row_of[i]]
+                best = np.argsort(-p)[:k]
+                yield Prediction(str(path), [{"class_id": int(c), "name": names[c], "prob": round(float(p[c]), 6)}
+                                             for c in best])
+            if on_progress:
+                on_progress(len(chunk))
+
+
+def count_files(paths) -> int:
+    return len(list_image_files(paths)[0])
+
+
+def format_table_row(pred: Prediction, path_width: int = 40) -> str:
+    if pred.error:
+        return f"{pred.path}: cannot predict: {pred.error.split(': ', 1)[-1]}"
+    first, *rest = pred.top_k
+    path = pred.path if len(pred.path) <= path_width else "…" + pred.path[-(path_width - 1):]
+    lines = [f"{path:{path_width}s}  {first['class_id']:2d} {first['name']:42s} {first['prob']:6.1%}"]
+    lines += [f"{'':{path_width}s}  {c['class_id']:2d} {c['name']:42s} {c['prob']:6.1%}" for c in rest]
+    return "\n".join(lines)
+
+
+def to_json_line(pred: Prediction) -> str:
+    return json.dumps(pred.to_json())
