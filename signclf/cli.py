@@ -78,7 +78,7 @@ def main(ctx, verbose):
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see configs/).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see configs/); default: LeNet-5 defaults.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set train.epochs=3 (repeatable).")
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where to write the run (default runs/<time>-<name>).")
@@ -93,9 +93,7 @@ def train(ctx, config_path, overrides, run_dir, resume, force, no_progress):
 
     if resume and not config_path:
         config_path = os.path.join(resume, "config.yaml")
-    if not config_path:
-        raise click.UsageError("give --config FILE (e.g. configs/lenet.yaml) or --resume RUN_DIR")
-    cfg = load_config(config_path, overrides)
+    cfg = load_config(config_path, overrides)  # no --config: the documented defaults (LeNet-5)
     if resume and run_dir:
         raise click.UsageError("--run-dir and --resume are exclusive: the resumed run stays where it is")
     _import_tensorflow(ctx.obj["verbose"])

@@ -1,0 +1,3 @@
+from signclf.cli import main
+
+main(prog_name="signclf")

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from signclf.config import load_config
+from signclf.model import build_logits, count_parameters, weight_decay
+
+tf.disable_eager_execution()
+
+
+def build(overrides, training=False, batch=5, channels=3, size=32, num_classes=43):
+    cfg = load_config(None, overrides)
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.placeholder(tf.float32, [None, size, size, channels])
+        seed = tf.constant([1, 2], tf.int64)
+        logits = build_logits(images, cfg.model, num_classes, training=training, dropout_seed=seed)
+        names = {v.op.name: v.shape.as_list() for v in tf.global_variables()}
+        params = count_parameters()
+        decay = weight_decay(cfg.model)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            x = np.random.default_rng(0).normal(size=(batch, size, size, channels)).astype(np.float32)
+            out = sess.run(logits, {images: x})
+            out2 = sess.run(logits, {images: x})
+            l2 = sess.run(decay)
+    return out, out2, names, params, l2
+
+
+def test_lenet5_shapes_names_and_parameter_count():
+    out, _, names, params, _ = build([])
+    assert out.shape == (5, 43) and np.isfinite(out).all()
+    assert names["model/conv0/weights"] == [5, 5, 3, 6]
+    assert names["model/conv1/weights"] == [5, 5, 6, 16]
+    assert names["model/fc0/weights"] == [400, 120]
+    assert names["model/fc1/weights"] == [120, 84]
+    assert names["model/logits/weights"] == [84, 43]
+    # The textbook LeNet-5 on 32×32×3: 456 + 2,416 + 48,120 + 10,164 + 3,655 parameters.
+    assert params == 64811
+
+
+def test_dropout_only_in_training():
+    out_eval, out_eval2, *_ = build(["model.keep_prob=0.5"], training=False)
+    np.testing.assert_array_equal(out_eval, out_eval2)
+    out_train, _, *_ = build(["model.keep_prob=0.5"], training=True)
+    assert not np.allclose(out_train, out_eval)
+
+
+def test_multiscale_concatenates_stages():
+    _, _, names, _, _ = build(["model.multiscale=true", "model.conv=[{kernel: 5, depth: 32, padding: SAME}, "
+                               "{kernel: 5, depth: 64, padding: SAME}]", "model.fc=[100]"])
+    # stage 1: 16×16×32 pooled again to 8×8×32 = 2048; stage 2: 8×8×64 = 4096
+    assert names["model/fc0/weights"] == [2048 + 4096, 100]
+
+
+def test_batch_norm_variables_and_gray_input():
+    out, _, names, _, _ = build(["model.batch_norm=true", "preprocess.color=gray"], channels=1, training=True)
+    assert out.shape == (5, 43)
+    assert "model/conv0/bn_moving_mean" in names and "model/conv0/biases" not in names
+    assert names["model/conv0/weights"] == [5, 5, 1, 6]
+
+
+def test_l2_penalty_counts_weights_only():
+    *_, l2_off = build([])
+    *_, l2_on = build(["model.l2=0.001"])
+    assert l2_off == 0.0 and l2_on > 0
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_any_number_of_stages(k):
+    stages = ", ".join([f"{{kernel: {k}, depth: 8, padding: SAME, pool: 1}}"] * 4)
+    out, _, names, _, _ = build([f"model.conv=[{stages}]", "model.fc=[]"], num_classes=7)
+    assert out.shape == (5, 7)
+    assert names["model/conv3/weights"] == [k, k, 8, 8]

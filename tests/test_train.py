@@ -1,0 +1,121 @@
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import tiny_overrides
+from signclf.config import load_config
+from signclf.inference import LoadedRun
+from signclf.train import TrainingStopped, epoch_order, learning_rate, train
+
+tf.disable_eager_execution()
+
+
+def run_training(tmp_path, data, name, *extra, **kw):
+    cfg = load_config(None, tiny_overrides(data, **kw) + list(extra))
+    cfg.name = name
+    return train(cfg, run_dir=tmp_path / name, log=lambda *a: None, progress=False)
+
+
+def final_weights(run_dir, which="last"):
+    prefix = tf.train.latest_checkpoint(str(run_dir / "checkpoints" / which))
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix) if name.startswith("model/")}
+
+
+def test_training_lowers_loss_and_writes_the_run_directory(tmp_path, tiny_data):
+    run = run_training(tmp_path, tiny_data, "basic", **{"train.epochs": 4})
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    losses = [float(r["train_loss"]) for r in rows]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
+    assert float(rows[-1]["valid_acc"]) >= 0.9  # the tiny classes are easy
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["best_epoch"] >= 1
+    assert set(summary["versions"]) == {"python", "tensorflow", "numpy"}
+    assert json.loads((run / "class_names.json").read_text())[0] == "red disc"
+    stats = json.loads((run / "preprocess.json").read_text())["stats"]
+    assert len(stats["mean"]) == 3 and all(s > 0 for s in stats["std"])
+    assert list((run / "checkpoints" / "best").glob("model-*.index"))
+    assert list((run / "checkpoints" / "last").glob("model-*.index"))
+    assert list(run.glob("events.out.tfevents.*"))
+    assert (run / "config.yaml").read_text().count("epochs: 4") == 1
+
+
+def test_save_restore_gives_identical_logits(tmp_path, tiny_data):
+    run = run_training(tmp_path, tiny_data, "restore")
+    images = np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    a = LoadedRun(run).probabilities(images)
+    b = LoadedRun(run).probabilities(images)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (6, 4) and np.allclose(a.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_data, augment):
+    extra = {"augment.enabled": augment, "model.keep_prob": 0.7, "train.lr_schedule": "exponential"}
+    straight = run_training(tmp_path, tiny_data, "straight", **extra, **{"train.epochs": 3})
+    cfg = load_config(None, tiny_overrides(tiny_data, **extra, **{"train.epochs": 3}) + ["train.epochs=1"])
+    cfg.train.epochs = 1
+    first = train(cfg, run_dir=tmp_path / "split", log=lambda *a: None, progress=False)
+    cfg.train.epochs = 3
+    resumed = train(cfg, resume=first, log=lambda *a: None, progress=False)
+    rows = list(csv.DictReader(open(resumed / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    a, b = final_weights(straight), final_weights(resumed)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-5, err_msg=name)
+
+
+def test_early_stopping_and_best_checkpoint(tmp_path, tiny_data):
+    # A learning rate of ~0 cannot improve after the first epoch, so patience 1 stops at epoch 2.
+    run = run_training(tmp_path, tiny_data, "early", **{"train.epochs": 6, "train.early_stopping": 1,
+                                                           "train.learning_rate": 1e-12})
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_completed"] == 2 and summary["best_epoch"] == 1
+    assert "early stopping" in summary["status"]
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):
+    import signclf.train as train_module
+
+    calls = {"n": 0}
+    real = train_module.learning_rate
+
+    def exploding(tc, epoch_progress, lr_scale):  # fine for epoch 1, poison from epoch 2 on
+        calls["n"] += 1
+        return real(tc, epoch_progress, lr_scale) if epoch_progress < 1 else float("nan")
+
+    monkeypatch.setattr(train_module, "learning_rate", exploding)
+    with pytest.raises(TrainingStopped, match=r"diverged: loss is (nan|inf) at epoch 2, step \d+") as e:
+        run_training(tmp_path, tiny_data, "diverge", **{"train.epochs": 3})
+    assert e.value.exit_code == 1
+    last = tf.train.latest_checkpoint(str(tmp_path / "diverge" / "checkpoints" / "last"))
+    assert last.endswith("model-6")  # 96 images / 16 = 6 steps: the end of epoch 1
+    assert all(np.isfinite(w).all() for w in final_weights(tmp_path / "diverge").values())
+
+
+def test_learning_rate_schedules():
+    cfg = load_config(None, ["train.epochs=10", "train.learning_rate=0.1"])
+    tc = cfg.train
+    assert learning_rate(tc, 5.0, 1.0) == pytest.approx(0.1)
+    tc.lr_schedule = "cosine"
+    assert learning_rate(tc, 0, 1.0) == pytest.approx(0.1) and learning_rate(tc, 10, 1.0) == pytest.approx(0)
+    assert learning_rate(tc, 5, 1.0) == pytest.approx(0.05)
+    tc.lr_schedule, tc.lr_step_epochs, tc.lr_decay = "step", 3, 0.5
+    assert [round(learning_rate(tc, e, 1.0), 4) for e in (0, 2.9, 3, 6.5)] == [0.1, 0.1, 0.05, 0.025]
+    tc.lr_schedule = "plateau"
+    assert learning_rate(tc, 7, 0.25) == pytest.approx(0.025)
+    tc.lr_schedule, tc.warmup_epochs = "constant", 2
+    assert learning_rate(tc, 1, 1.0) == pytest.approx(0.05)
+
+
+def test_epoch_order_is_a_seeded_permutation():
+    a = epoch_order(0, 3, 100)
+    assert sorted(a.tolist()) == list(range(100))
+    np.testing.assert_array_equal(a, epoch_order(0, 3, 100))
+    assert not np.array_equal(a, epoch_order(0, 4, 100)) and not np.array_equal(a, epoch_order(1, 3, 100))
