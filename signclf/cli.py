@@ -1,12 +1,11 @@
 """The `signclf` command: thin click wrappers; the work happens in train/evaluate/predict modules.
 
 TensorFlow is imported only inside the commands that need it, so `signclf --help` is instant.
-A `SignclfError` becomes one line on stderr and its exit code, never a traceback.
+A `SignclfError` anywhere becomes one line on stderr and its exit code (cli_errors), never a traceback.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -14,7 +13,7 @@ import sys
 import click
 
 from signclf import __version__
-from signclf.errors import SignclfError
+from signclf.cli_errors import OneLineErrors
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
@@ -53,21 +52,7 @@ def _import_tensorflow(verbose: bool) -> None:
         os.close(saved)
 
 
-def friendly_errors(func):
-    """Turn our own errors into `error: <one line>` and their exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except SignclfError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
-
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="signclf")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow's own log messages.")
 @click.pass_context
@@ -86,7 +71,6 @@ def main(ctx, verbose):
 @click.option("--force", is_flag=True, help="Overwrite --run-dir if it already holds a run.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (one line per epoch only).")
 @click.pass_context
-@friendly_errors
 def train(ctx, config_path, overrides, run_dir, resume, force, no_progress):
     """Train a model; prints one line per epoch and saves everything in the run directory."""
     from signclf.config import load_config
@@ -111,7 +95,6 @@ def train(ctx, config_path, overrides, run_dir, resume, force, no_progress):
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @click.pass_context
-@friendly_errors
 def evaluate(ctx, runs, split, data_path, batch_size, as_json):
     """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
     from signclf.rundir import resolve_run
@@ -137,7 +120,6 @@ def evaluate(ctx, runs, split, data_path, batch_size, as_json):
 @click.option("--jsonl", is_flag=True, help="Stream one JSON object per line (for very many files).")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1))
 @click.pass_context
-@friendly_errors
 def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
     """Name the traffic sign in image files or folders (PNG, JPEG, PPM, BMP, any size)."""
     from signclf.rundir import resolve_run

@@ -112,7 +112,7 @@ def format_report(results: dict, worst: int = 5) -> str:
              f"  accuracy       {results['accuracy']:.4f}",
              f"  top-5 accuracy {results['top5_accuracy']:.4f}",
              f"  macro F1       {results['macro_f1']:.4f}",
-             f"  weakest classes by F1:"]
+             "  weakest classes by F1:"]
     present = [c for c in results["per_class"] if c["support"] > 0]
     for c in sorted(present, key=lambda c: c["f1"])[:worst]:
         lines.append(f"    {c['class_id']:3d} {c['name'][:40]:40s} F1 {c['f1']:.3f}  "

@@ -67,3 +67,9 @@ def tiny_overrides(data_dir, **extra) -> list[str]:
     }
     sets.update(extra)
     return [f"{k}={v}" for k, v in sets.items()]
+
+
+@pytest.fixture(autouse=True)
+def _private_decode_cache(tmp_path_factory, monkeypatch):
+    """Readers cache decoded trees; tests must not write into the user's ~/.cache."""
+    monkeypatch.setenv("SIGNCLF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -1,6 +1,6 @@
 import pytest
 
-from signclf.config import (Config, architecture_diff, config_to_yaml, documented_keys, load_config)
+from signclf.config import Config, architecture_diff, config_to_yaml, documented_keys, load_config
 from signclf.errors import ConfigError
 
 

@@ -1,0 +1,86 @@
+"""`signclf data …`: get, inspect and synthesise datasets. Thin wrappers over signclf.data.
+
+Work modules are imported inside each command so `signclf --help` stays instant (and nothing
+here pulls in TensorFlow). Problems are raised as SignclfError and printed as one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from signclf.cli_errors import OneLineErrors
+from signclf.errors import SignclfError
+
+
+@click.group("data", cls=OneLineErrors)
+def data_group():
+    """Download, summarise or synthesise traffic-sign datasets."""
+
+
+@data_group.command("download")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
+              help="Folder to download and unpack into.")
+@click.option("--which", type=click.Choice(["gtsrb", "udacity"]), default="gtsrb", show_default=True,
+              help="gtsrb: the official archives (training + test with labels); udacity: train/valid/test pickles.")
+@click.option("--base-url", help="Mirror to download from instead of the official server.")
+def download(dest, which, base_url):
+    """Download, verify (MD5) and unpack a dataset; resumes an interrupted download."""
+    from signclf.data.download import download_dataset
+
+    root = download_dataset(which, dest, base_url=base_url)
+    click.echo(f"ready: {root}")
+    if which == "gtsrb":
+        click.echo(f"use it with --set data.train={root} --set data.test={root}")
+    else:
+        click.echo(f"use it with --set data.train={root / 'train.p'} --set data.valid={root / 'valid.p'} "
+                   f"--set data.test={root / 'test.p'}")
+
+
+@data_group.command("summary")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--train", "train_path", type=click.Path(path_type=Path), help="Training set (any layout).")
+@click.option("--valid", "valid_path", type=click.Path(path_type=Path), help="Validation set.")
+@click.option("--test", "test_path", type=click.Path(path_type=Path), help="Test set.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="Folder for class_histogram.png and sample_grid.png.")
+@click.option("--format", "fmt", default="auto", show_default=True, help="Dataset layout, or auto to detect.")
+@click.option("--image-size", type=click.IntRange(8, 512), default=32, show_default=True,
+              help="Size the sample grid shows images at.")
+@click.option("--class-names", type=click.Path(dir_okay=False), help="ClassId,SignName CSV (default: GTSRB's 43).")
+def summary(paths, train_path, valid_path, test_path, out, fmt, image_size, class_names):
+    """Counts per split and class, image sizes, a class histogram and a sample grid.
+
+    PATHS are datasets of any layout; each one's split is guessed from its name (test.p → test,
+    a GTSRB root → its training part). Use --train/--valid/--test to say it explicitly.
+    """
+    from signclf.data.dataset import read_class_names
+    from signclf.data.summary import split_from_name, summarize
+
+    specs = [(split_from_name(p), p) for p in paths]
+    specs += [(split, p) for split, p in (("train", train_path), ("valid", valid_path), ("test", test_path)) if p]
+    if not specs:
+        raise click.UsageError("give at least one dataset path, or --train/--valid/--test")
+    names = read_class_names(class_names) if class_names else None
+    report = summarize(specs, out, fmt=fmt, image_size=image_size, class_names=names)
+    click.echo(report.text)
+    for path in report.files:
+        click.echo(f"wrote {path}")
+
+
+@data_group.command("synth")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for train.p, valid.p, signnames.csv and samples/.")
+@click.option("--per-class", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Images rendered per class (10% of them go to valid.p).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth(out, per_class, seed):
+    """Render a synthetic GTSRB-like dataset (Udacity pickle layout) for smoke tests and demos."""
+    from signclf.data.synth import write_synthetic_dataset
+
+    try:
+        result = write_synthetic_dataset(out, per_class=per_class, seed=seed, valid_fraction=0.1)
+    except OSError as e:
+        raise SignclfError(f"{out}: cannot write the dataset ({e.strerror or e}); choose a writable --out")
+    click.echo(f"wrote {result['train']:,} training and {result['valid']:,} validation images to {out}")

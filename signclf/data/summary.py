@@ -1,0 +1,159 @@
+"""`signclf data summary`: what a dataset holds, before an hour of training finds out the hard way.
+
+Prints images per split and per class and the original image sizes, and draws a class
+histogram and a grid of samples per class. Matplotlib is imported only here, only when drawing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from signclf.data.dataset import Dataset
+from signclf.data.readers import load_dataset
+from signclf.errors import DataError
+
+HISTOGRAM_FILE = "class_histogram.png"
+SAMPLES_FILE = "sample_grid.png"
+SAMPLES_PER_CLASS = 8
+NAME_WIDTH = 44
+
+
+@dataclass
+class Summary:
+    text: str  # the printed report
+    files: list[Path]  # the PNGs written
+
+
+def _short(name: str, width: int) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def split_from_name(path) -> str:
+    """The split a dataset path most likely holds, from its name: test.p → test, valid/ → valid."""
+    name = Path(path).name.lower()
+    if "test" in name:
+        return "test"
+    if "val" in name:
+        return "valid"
+    return "train"
+
+
+def load_specs(specs, *, fmt="auto", image_size=32, class_names=None) -> dict[str, Dataset]:
+    """{label: Dataset} for (split, path) pairs; a split named twice is labelled by its path too."""
+    datasets: dict[str, Dataset] = {}
+    for split, path in specs:
+        label = split if split not in datasets else f"{split}:{Path(path).name}"
+        datasets[label] = load_dataset(path, fmt=fmt, split=split, image_size=image_size, roi_crop=False,
+                                       class_names=class_names)
+    names = {tuple(ds.class_names) for ds in datasets.values()}
+    if len(names) > 1:
+        raise DataError("the datasets have different class names; summarise them separately")
+    return datasets
+
+
+def _size_line(ds: Dataset) -> str:
+    if ds.sizes is None:
+        return f"original sizes not recorded (stored at {ds.images.shape[2]}×{ds.images.shape[1]})"
+    w, h = np.asarray(ds.sizes).T
+    return (f"original width {w.min()}–{w.max()} (median {np.median(w):g}), "
+            f"height {h.min()}–{h.max()} (median {np.median(h):g}) pixels")
+
+
+def describe(datasets: dict[str, Dataset]) -> str:
+    """The text report: one line per split, then a table of classes × splits."""
+    lines = []
+    for label, ds in datasets.items():
+        tracks = "" if ds.track_ids is None else f", {len(np.unique(ds.track_ids)):,} tracks"
+        present = len(np.unique(ds.labels))
+        lines.append(f"{label}: {len(ds):,} images, {present} of {ds.num_classes} classes{tracks} ({ds.source})")
+        lines.append(f"  {_size_line(ds)}")
+    class_names = next(iter(datasets.values())).class_names
+    counts = {label: np.bincount(ds.labels, minlength=len(class_names)) for label, ds in datasets.items()}
+    widths = [max(7, len(label)) for label in counts]
+    header = f"{'id':>3}  {'name':<{NAME_WIDTH}}" + "".join(f"  {label:>{w}}" for label, w in zip(counts, widths))
+    lines += ["", header, "-" * len(header)]
+    for i, name in enumerate(class_names):
+        row = "".join(f"  {c[i]:>{w},}" for c, w in zip(counts.values(), widths))
+        lines.append(f"{i:>3}  {_short(name, NAME_WIDTH):<{NAME_WIDTH}}{row}")
+    lines.append("-" * len(header))
+    lines.append(f"{'':>3}  {'total':<{NAME_WIDTH}}" + "".join(f"  {c.sum():>{w},}" for c, w in zip(counts.values(),
+                                                                                                  widths)))
+    return "\n".join(lines)
+
+
+def _save(fig, path: Path) -> Path:
+    """Save atomically: a crash mid-write never leaves a truncated PNG under the final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def write_class_histogram(datasets: dict[str, Dataset], path: Path) -> Path:
+    from matplotlib.figure import Figure  # no pyplot: no global backend, no display needed
+
+    num_classes = next(iter(datasets.values())).num_classes
+    fig = Figure(figsize=(max(8.0, num_classes * 0.3), 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(datasets)
+    for k, (label, ds) in enumerate(datasets.items()):
+        ax.bar(np.arange(num_classes) + (k - (len(datasets) - 1) / 2) * width,
+               np.bincount(ds.labels, minlength=num_classes), width, label=label)
+    ax.set(xlabel="class id", ylabel="images", title="Images per class", xlim=(-0.6, num_classes - 0.4))
+    ax.set_xticks(np.arange(num_classes))
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend()
+    return _save(fig, path)
+
+
+def sample_mosaic(ds: Dataset, per_class: int = SAMPLES_PER_CLASS, seed: int = 0, pad: int = 2) -> np.ndarray:
+    """One row per class of up to `per_class` random images (blank where a class has fewer)."""
+    size = ds.images.shape[1]
+    cell = size + pad
+    mosaic = np.full((ds.num_classes * cell + pad, per_class * cell + pad, 3), 255, np.uint8)
+    rng = np.random.default_rng(seed)
+    for c in range(ds.num_classes):
+        members = np.flatnonzero(ds.labels == c)
+        for j, i in enumerate(rng.choice(members, min(per_class, len(members)), replace=False)):
+            y, x = pad + c * cell, pad + j * cell
+            mosaic[y:y + size, x:x + size] = ds.images[i]
+    return mosaic
+
+
+def write_sample_grid(ds: Dataset, path: Path, per_class: int = SAMPLES_PER_CLASS, seed: int = 0) -> Path:
+    from matplotlib.figure import Figure
+
+    mosaic = sample_mosaic(ds, per_class, seed)
+    rows = ds.num_classes
+    fig = Figure(figsize=(per_class * 0.45 + 3.2, rows * 0.45 + 0.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, interpolation="nearest")  # one image, not rows×cols axes: fast for 43×8
+    cell = mosaic.shape[0] / rows
+    ax.set_yticks((np.arange(rows) + 0.5) * cell)
+    ax.set_yticklabels([f"{i} {_short(n, 30)}" for i, n in enumerate(ds.class_names)], fontsize=7)
+    ax.set_xticks([])
+    ax.set_title(f"Samples per class ({ds.source})" if len(ds.source) < 60 else "Samples per class", fontsize=9)
+    return _save(fig, path)
+
+
+def summarize(specs, out_dir=".", *, fmt="auto", image_size=32, class_names=None) -> Summary:
+    """Load every (split, path) in `specs`, describe them, and write the two PNGs into `out_dir`."""
+    if not specs:
+        raise DataError("no dataset to summarise; give a path, or --train/--valid/--test")
+    datasets = load_specs(specs, fmt=fmt, image_size=image_size, class_names=class_names)
+    out_dir = Path(out_dir)
+    shown = datasets.get("train") or next(iter(datasets.values()))  # samples of what the model learns from
+    files = [write_class_histogram(datasets, out_dir / HISTOGRAM_FILE),
+             write_sample_grid(shown, out_dir / SAMPLES_FILE)]
+    return Summary(describe(datasets), files)
