@@ -153,17 +153,29 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
         sys.exit(1)
 
 
-def _register_data_commands() -> None:
-    try:
-        from signclf.cli_data import data_group
-    except ModuleNotFoundError as e:  # pragma: no cover - only while the data commands are absent
-        if e.name != "signclf.cli_data":
-            raise
-        return
-    main.add_command(data_group)
+@click.command("preview")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config whose data/augment to show.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
+@click.option("--out", default="augment-preview.png", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--rows", default=8, show_default=True, type=click.IntRange(1, 43), help="Training images (rows).")
+@click.option("--variants", default=7, show_default=True, type=click.IntRange(1, 32), help="Augmented draws per image.")
+@click.pass_context
+def preview(ctx, config_path, overrides, out, rows, variants):
+    """Write a PNG grid of preprocessed training images and their augmentations."""
+    from signclf.config import load_config
+
+    cfg = load_config(config_path, overrides)
+    cfg.augment.enabled = True
+    _import_tensorflow(ctx.find_root().obj["verbose"])
+    from signclf.preview import write_preview
+
+    click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: preprocessed; then augmented)")
 
 
-_register_data_commands()
+from signclf.cli_data import data_group  # noqa: E402  (after main: the data group is its own module)
+
+data_group.add_command(preview)
+main.add_command(data_group)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+from click.testing import CliRunner
+
+from conftest import tiny_overrides
+from signclf.augment import augment_batch, gtsrb_mirror_table
+from signclf.config import AugmentConfig
+
+tf.disable_eager_execution()
+
+
+def run_augment(images, labels, cfg, step=0, seed=0, mirror=None):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.constant(images.astype(np.float32))
+        y = tf.constant(labels.astype(np.int64))
+        out, out_labels = augment_batch(x, y, cfg, tf.constant([seed, step], tf.int64), mirror)
+        assert out.shape.as_list() == list(images.shape)
+        with tf.Session() as sess:
+            return sess.run([out, out_labels])
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (6, 32, 32, 3)).astype(np.uint8), np.arange(6)
+
+
+def test_all_zero_ranges_are_the_identity(batch):
+    cfg = AugmentConfig(enabled=True, rotation=0, shift=0, scale=0, shear=0, brightness=0, contrast=0, saturation=0,
+                        gamma=0)
+    out, labels = run_augment(*batch, cfg)
+    np.testing.assert_allclose(out, batch[0], atol=1e-3)
+    np.testing.assert_array_equal(labels, batch[1])
+
+
+def test_same_step_same_result_other_step_different(batch):
+    cfg = AugmentConfig(enabled=True, hue=0.05, blur_prob=0.5, noise=0.02, perspective=0.1)
+    a, _ = run_augment(*batch, cfg, step=3)
+    b, _ = run_augment(*batch, cfg, step=3)
+    c, _ = run_augment(*batch, cfg, step=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert a.min() >= 0 and a.max() <= 255 and np.isfinite(a).all()
+
+
+def test_pure_shift_moves_pixels(batch):
+    img = np.zeros((1, 32, 32, 1), np.uint8)
+    img[0, 16, 16] = 255
+    cfg = AugmentConfig(enabled=True, rotation=0, shift=0.2, scale=0, shear=0, brightness=0, contrast=0,
+                        saturation=0, gamma=0)
+    moved = [np.unravel_index(run_augment(img, np.zeros(1), cfg, step=s)[0][0, :, :, 0].argmax(), (32, 32))
+             for s in range(4)]
+    assert any(m != (16, 16) for m in moved)
+    assert all(abs(r - 16) <= 7 and abs(c - 16) <= 7 for r, c in moved)  # at most 0.2 × 32 ≈ 6.4 px
+
+
+def test_class_aware_mirror_relabels_only_mirrorable_signs():
+    table = gtsrb_mirror_table(43)
+    assert table[33] == 34 and table[34] == 33 and table[13] == 13 and table[1] == -1  # "30 km/h" has no mirror
+    images = np.random.default_rng(1).integers(0, 255, (3, 32, 32, 3)).astype(np.uint8)
+    labels = np.array([33, 13, 1])
+    cfg = AugmentConfig(enabled=True, mirror_prob=1.0, rotation=0, shift=0, scale=0, shear=0, brightness=0,
+                        contrast=0, saturation=0, gamma=0)
+    out, new_labels = run_augment(images, labels, cfg, mirror=table)
+    assert new_labels.tolist() == [34, 13, 1]
+    np.testing.assert_allclose(out[0], images[0, :, ::-1], atol=1e-3)
+    np.testing.assert_allclose(out[2], images[2], atol=1e-3)
+
+
+def test_preview_command_writes_a_grid(tmp_path, tiny_data):
+    from signclf.cli import main
+
+    args = ["data", "preview", "--out", str(tmp_path / "p.png"), "--rows", "3", "--variants", "4"]
+    for o in tiny_overrides(tiny_data):
+        args += ["--set", o]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    import cv2
+
+    grid = cv2.imread(str(tmp_path / "p.png"))
+    assert grid.shape == (3 * 34 * 3, 5 * 34 * 3, 3)
