@@ -65,7 +65,7 @@ class AugmentConfig:
 class ConvStage:
     kernel: int = 5  # square kernel side
     depth: int = 32  # output channels
-    stride: int = 1
+    stride: int = 1  # convolution stride
     padding: str = "VALID"  # VALID | SAME
     pool: int = 2  # max-pool window (1 = no pooling)
     pool_stride: int = 0  # 0 = same as pool
@@ -74,7 +74,7 @@ class ConvStage:
 
 @dataclass
 class ModelConfig:
-    conv: list[ConvStage] = field(default_factory=lambda: [ConvStage(5, 6), ConvStage(5, 16)])
+    conv: list[ConvStage] = field(default_factory=lambda: [ConvStage(5, 6), ConvStage(5, 16)])  # the conv stages
     fc: list[int] = field(default_factory=lambda: [120, 84])  # hidden fully connected widths
     keep_prob: float = 1.0  # dropout keep probability on the fully connected layers (1 = off)
     conv_keep_prob: float = 1.0  # keep probability for stages with dropout: true

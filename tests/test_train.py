@@ -119,3 +119,13 @@ def test_epoch_order_is_a_seeded_permutation():
     assert sorted(a.tolist()) == list(range(100))
     np.testing.assert_array_equal(a, epoch_order(0, 3, 100))
     assert not np.array_equal(a, epoch_order(0, 4, 100)) and not np.array_equal(a, epoch_order(1, 3, 100))
+
+
+def test_finetune_starts_from_another_runs_best_weights(tmp_path, tiny_data):
+    source = run_training(tmp_path, tiny_data, "source", **{"train.epochs": 3})
+    tuned = run_training(tmp_path, tiny_data, "tuned", **{"train.epochs": 1, "train.learning_rate": 1e-12,
+                                                           "train.finetune_from": str(source)})
+    first = list(csv.DictReader(open(tuned / "metrics.csv")))[0]
+    assert float(first["valid_acc"]) >= 0.9  # a from-scratch model at lr≈0 would be at chance
+    a, b = final_weights(source, "best"), final_weights(tuned)
+    np.testing.assert_allclose(a["model/conv0/weights"], b["model/conv0/weights"], atol=1e-6)
