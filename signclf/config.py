@@ -86,8 +86,8 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 128  # images per training step
     seed: int = 0  # seeds Python, NumPy and TensorFlow; same seed + same data = same weights on CPU
     learning_rate: float = 0.001  # Adam
     lr_schedule: str = "constant"  # constant | exponential | step | cosine | plateau
@@ -96,10 +96,10 @@ class TrainConfig:
     lr_min: float = 0.0  # floor for cosine and plateau
     lr_plateau_patience: int = 2  # plateau: epochs without a better valid accuracy before decaying
     warmup_epochs: float = 0.0  # linear warm-up from 0, in (fractional) epochs
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # share of the target spread evenly over all classes
     early_stopping: int = 0  # stop after this many epochs without a better valid accuracy (0 = off)
     finetune_from: str = ""  # run directory whose best weights initialise this run
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 1024  # images per step when validating
     xla: bool = False  # XLA JIT compilation (most useful on a GPU)
     mixed_precision: bool = False  # float16 compute on a GPU; ignored on CPU
     deterministic: bool = True  # TF op determinism: resume reproduces an uninterrupted run
