@@ -124,7 +124,9 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
             x = _hue_rotate(x, _uniform([n], seed, 10, -1.0, 1.0) * (cfg.hue * 2 * math.pi))
     if cfg.gamma:
         x = tf.clip_by_value(x, 0.0, 255.0)
-        x = 255.0 * tf.pow(x / 255.0 + 1e-6, _per_image(tf.exp(_uniform([n], seed, 11, -1.0, 1.0) * cfg.gamma)))
+        # x^g as exp(g·log x): the same maths, but vectorised ops instead of a slow element-wise Pow.
+        g = _per_image(tf.exp(_uniform([n], seed, 11, -1.0, 1.0) * cfg.gamma))
+        x = 255.0 * tf.exp(g * tf.math.log(x / 255.0 + 1e-6))
     if cfg.blur_prob > 0 and cfg.blur_sigma > 0:
         blur = _uniform([n], seed, 12, 0.0, 1.0) < cfg.blur_prob
         x = tf.where(blur, _gaussian_blur(x, cfg.blur_sigma), x)

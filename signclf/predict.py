@@ -37,20 +37,30 @@ def _decode(path):
         return None, f"{path}: image too large to decode in memory"
 
 
+def _decode_group(paths):
+    return [_decode(p) for p in paths]
+
+
 def predict_files(committee, paths, top_k: int = 3, batch_size: int = 1024, on_progress=None):
     """Yield a Prediction per image file under `paths` (files and folders), in input order.
 
-    Folder-level problems (missing path, empty folder) come first as error results.
+    Folder-level problems (missing path, empty folder) come first as error results. The next chunk
+    of files decodes in the thread pool (OpenCV releases the GIL) while this one is classified.
     """
     files, problems = list_image_files(paths)
     for problem in problems:
         yield Prediction(problem.partition(": ")[0], error=problem)
     names = committee.class_names
     k = min(top_k, len(names))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # OpenCV decodes without the GIL
-        for start in range(0, len(files), CHUNK):
-            chunk = files[start:start + CHUNK]
-            decoded = list(pool.map(_decode, chunk))
+    chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        def submit(chunk):  # groups of 64 files: one future per file costs more than a small decode
+            return [pool.submit(_decode_group, chunk[i:i + 64]) for i in range(0, len(chunk), 64)]
+
+        ahead = submit(chunks[0]) if chunks else []
+        for n, chunk in enumerate(chunks):
+            futures, ahead = ahead, submit(chunks[n + 1]) if n + 1 < len(chunks) else []
+            decoded = [result for future in futures for result in future.result()]
             good = [i for i, (img, _) in enumerate(decoded) if img is not None]
             probs = committee.probabilities([decoded[i][0] for i in good], batch_size) if good else None
             row_of = {i: r for r, i in enumerate(good)}
