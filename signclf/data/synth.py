@@ -108,7 +108,8 @@ def write_synthetic_dataset(out_dir, per_class: int = 100, seed: int = 0, valid_
 
     paths, counts = {}, {}
     for split, parts in splits.items():
-        arrays = {key: np.concatenate([p[k] for p in parts]) for k, key in enumerate(("features", "labels", "sizes", "coords"))}
+        keys = ("features", "labels", "sizes", "coords")
+        arrays = {key: np.concatenate([p[k] for p in parts]) for k, key in enumerate(keys)}
         paths[split] = str(out / f"{split}.p")
         counts[split] = len(arrays["labels"])
         _write_pickle(out / f"{split}.p", arrays)

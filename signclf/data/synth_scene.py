@@ -2,7 +2,8 @@
 
 GTSRB crops are small (median ~44 px, 25..250), the sign fills ~70-90% of the crop with a ~10%
 margin of street behind it, and they are often dark, washed out, colour-cast, blurred and noisy.
-We compose the crop at its "original" size, degrade it there, and only then resize to the output
+We compose the crop at its simulated original size (capped at twice the output size, beyond which
+the detail would be averaged away anyway), degrade it there, and only then resize to the output
 size, so the low-resolution look comes from the same resampling a real crop goes through.
 """
 
@@ -83,7 +84,7 @@ def _pole(img, rng, box):
 def _placement(rng, face_box, w0, h0, clean):
     """The perspective map from the face's pixels into the crop: scale, off-centre, roll, yaw, pitch."""
     fx1, fy1, fx2, fy2 = face_box
-    frac = rng.uniform(0.78, 0.88) if clean else np.clip(rng.normal(0.76, 0.07), 0.55, 0.95)
+    frac = rng.uniform(0.8, 0.9) if clean else np.clip(rng.normal(0.8, 0.06), 0.6, 0.95)
     scale = frac * w0 / (fx2 - fx1)
     src = np.float32([(fx1, fy1), (fx2, fy1), (fx2, fy2), (fx1, fy2)])
     local = (src - [(fx1 + fx2) / 2, (fy1 + fy2) / 2]) * scale
@@ -103,7 +104,7 @@ def _placement(rng, face_box, w0, h0, clean):
 
 
 def _photometric(img, rng, clean):
-    """Exposure, gamma, colour cast, haze and saturation: GTSRB is often dark and colour-cast."""
+    """Contrast, exposure, gamma, colour cast, haze, saturation: GTSRB is often dark and colour-cast."""
     if clean:
         gain, gamma, cast, haze, sat = rng.uniform(0.85, 1.1), rng.uniform(0.9, 1.1), rng.normal(1, 0.03, 3), 0, 1
     else:
@@ -112,6 +113,8 @@ def _photometric(img, rng, clean):
         cast = np.exp(rng.normal(0, 0.12, 3))
         haze = rng.uniform(0, 0.35) if rng.random() < 0.2 else 0.0
         sat = rng.uniform(0.3, 1.1)
+        contrast = np.exp(rng.normal(0.2, 0.2))
+        img = np.clip(img.mean() + (img - img.mean()) * contrast, 0, 1)
     grey = img.mean(axis=2, keepdims=True)
     img = grey + (img - grey) * sat
     img = np.clip(img * gain * cast, 0, 1) ** gamma
@@ -123,7 +126,7 @@ def _photometric(img, rng, clean):
 def _blur(img, rng, w0, out_size, clean):
     """Defocus and motion blur, sized in output pixels so small and large crops blur alike."""
     per_out = w0 / out_size
-    sigma = abs(rng.normal(0, 0.2 if clean else 0.4)) * per_out
+    sigma = abs(rng.normal(0, 0.2 if clean else 0.35)) * per_out
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     if not clean and rng.random() < 0.2:
@@ -132,7 +135,8 @@ def _blur(img, rng, w0, out_size, clean):
         angle = rng.uniform(0, np.pi)
         c = (length - 1) / 2
         d = np.array([np.cos(angle), np.sin(angle)]) * c
-        cv2.line(kernel, (int(round(c - d[0])), int(round(c - d[1]))), (int(round(c + d[0])), int(round(c + d[1]))), 1.0)
+        ends = np.round([c - d, c + d]).astype(int)
+        cv2.line(kernel, tuple(map(int, ends[0])), tuple(map(int, ends[1])), 1.0)
         img = cv2.filter2D(img, -1, kernel / kernel.sum())
     return img
 
@@ -141,58 +145,67 @@ def _sensor(img8, rng, clean):
     """Sensor noise and JPEG blocking on the uint8 crop."""
     if clean:
         return img8
-    sigma = rng.uniform(0, 9)
+    sigma = rng.uniform(0, 5)
     if sigma > 1:
         img8 = np.clip(img8 + rng.normal(0, sigma, img8.shape), 0, 255).astype(np.uint8)
-    if rng.random() < 0.5:
-        ok, buf = cv2.imencode(".jpg", img8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", img8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
         img8 = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     return img8
 
 
+def _light_on_face(rng, w, h, clean):
+    """Uneven light on the sign face: a shadow or sun gradient that the background does not share."""
+    gx, gy = rng.normal(0, 0.05 if clean else 0.25, 2)
+    xx, yy = np.meshgrid(np.linspace(-1, 1, w, dtype=np.float32), np.linspace(-1, 1, h, dtype=np.float32))
+    shade = np.clip(1 + gx * xx + gy * yy, 0.3, 1.4)[..., None]
+    if not clean:  # retro-reflective faces often stand out brighter than the street behind them
+        shade = shade * np.exp(rng.normal(0.1, 0.2))
+        if rng.random() < 0.12:  # back-lit: a dark face against a bright sky
+            shade = shade * rng.uniform(0.12, 0.45)
+    return shade
+
+
 def photograph(face_rgb, face_alpha, rng, out_size=32, clean=False):
-    """A photo-like crop of the sign: (uint8 out×out×3 RGB, (width, height), (x1, y1, x2, y2) ROI)."""
-    if clean:
-        w0 = out_size
-    else:
-        w0 = int(np.clip(np.exp(rng.normal(np.log(44), 0.45)), 25, 160))
+    """A photo-like crop of the sign: (uint8 out×out×3 RGB, (width, height), (x1, y1, x2, y2) ROI).
+
+    (width, height) is the crop's simulated original size and the ROI is in those pixels, as in GTSRB.
+    """
+    w0 = out_size if clean else int(np.clip(np.exp(rng.normal(np.log(44), 0.45)), 25, 160))
     h0 = int(round(w0 * (1.0 if clean else np.clip(rng.normal(1.03, 0.04), 0.95, 1.15))))
+    # Big crops are composed at twice the output size at most: the final resize would average the
+    # extra detail away anyway, and the cost grows with the square of the size.
+    k = min(1.0, 2 * out_size / max(w0, h0))
+    w, h = int(round(w0 * k)), int(round(h0 * k))
+
     ys, xs = np.nonzero(face_alpha)
     face_box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    # Shrink the face first with area averaging: a perspective warp alone would alias fine strokes.
-    approx = w0 * 0.9 / (face_box[2] - face_box[0])
-    if approx < 0.7:
-        k = min(1.0, approx * 1.5)
-        face_rgb = cv2.resize(face_rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    shrink = min(1.0, 1.35 * w / (face_box[2] - face_box[0]))
+    if shrink < 1.0:  # area-average first: a perspective warp alone would alias the fine strokes
+        face_rgb = cv2.resize(face_rgb, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
         face_alpha = cv2.resize(face_alpha, (face_rgb.shape[1], face_rgb.shape[0]), interpolation=cv2.INTER_AREA)
-        face_box = tuple(v * k for v in face_box)
-    M, quad = _placement(rng, face_box, w0, h0, clean)
-    face = cv2.warpPerspective(face_rgb.astype(np.float32) / 255, M, (w0, h0), flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpPerspective(face_alpha.astype(np.float32) / 255, M, (w0, h0), flags=cv2.INTER_LINEAR)[..., None]
-
+        face_box = tuple(v * shrink for v in face_box)
+    M, quad = _placement(rng, face_box, w, h, clean)
+    face = cv2.warpPerspective(face_rgb.astype(np.float32) / 255, M, (w, h), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpPerspective(face_alpha.astype(np.float32) / 255, M, (w, h), flags=cv2.INTER_LINEAR)[..., None]
     x1, y1 = np.floor(quad.min(0)).astype(int)
     x2, y2 = np.ceil(quad.max(0)).astype(int)
-    img = background(rng, h0, w0)
+
+    img = background(rng, h, w)
     if rng.random() < (0.15 if clean else 0.5):
         _pole(img, rng, (x1, y1, x2, y2))
     if not clean and rng.random() < 0.25:
         _neighbour_sign(img, rng, (x1, y1, x2, y2))
-    # Uneven light on the sign face: a shadow or sun gradient that the background does not share.
-    gx, gy = rng.normal(0, 0.25 if not clean else 0.05, 2)
-    xx, yy = np.meshgrid(np.linspace(-1, 1, w0, dtype=np.float32), np.linspace(-1, 1, h0, dtype=np.float32))
-    shade = np.clip(1 + gx * xx + gy * yy, 0.3, 1.4)[..., None]
-    if not clean and rng.random() < 0.12:  # back-lit: a dark face against a bright sky
-        shade = shade * rng.uniform(0.12, 0.45)
-    img = img * (1 - alpha) + face * shade * alpha
-
+    img = img * (1 - alpha) + face * _light_on_face(rng, w, h, clean) * alpha
     img = _photometric(img, rng, clean)
-    img = _blur(img, rng, w0, out_size, clean)
+    img = _blur(img, rng, w, out_size, clean)
     img8 = _sensor((img * 255 + 0.5).astype(np.uint8), rng, clean)
-    if not clean and rng.random() < 0.2:  # a lower-resolution camera, upscaled back
-        low = int(rng.integers(max(12, w0 // 4), max(13, w0 // 2)))
-        img8 = cv2.resize(cv2.resize(img8, (low, low), interpolation=cv2.INTER_AREA), (w0, h0),
+    if not clean and rng.random() < 0.1:  # a lower-resolution camera, upscaled back
+        low = int(rng.integers(max(12, w // 4), max(13, w // 2)))
+        img8 = cv2.resize(cv2.resize(img8, (low, low), interpolation=cv2.INTER_AREA), (w, h),
                           interpolation=cv2.INTER_LINEAR)
-    shrinking = w0 > out_size or h0 > out_size
+    shrinking = w > out_size or h > out_size
     out = cv2.resize(img8, (out_size, out_size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    roi = (max(0, x1), max(0, y1), min(w0 - 1, x2), min(h0 - 1, y2))
-    return out, (w0, h0), roi
+    x1, x2 = int(x1 * w0 / w), int(np.ceil(x2 * w0 / w))  # back to the simulated original's pixels
+    y1, y2 = int(y1 * h0 / h), int(np.ceil(y2 * h0 / h))
+    return out, (w0, h0), (max(0, x1), max(0, y1), min(w0 - 1, x2), min(h0 - 1, y2))

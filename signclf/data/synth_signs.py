@@ -1,10 +1,10 @@
 """Draw the 43 GTSRB sign faces (shapes, colours, pictograms, numbers) with OpenCV primitives.
 
-Every painter draws in *unit coordinates*: the sign's bounding circle is radius 1 around (0, 0),
-y grows downwards like image rows. `Canvas.sub` opens a smaller unit box for a pictogram (and can
-mirror it), so a left/right pair is one drawing plus a flag. Geometry, paint shades, font face and
-stroke weight are jittered per image by the caller's rng, because a classifier trained on one
-exact drawing learns that drawing, not the sign.
+Every painter draws in *unit coordinates* (see `synth_draw.Canvas`): the sign's bounding circle is
+radius 1 around (0, 0), y grows downwards like image rows. `Canvas.sub` opens a smaller unit box for
+a pictogram (and can mirror it), so a left/right pair is one drawing plus a flag. Geometry, paint
+shades, digit style and stroke weight are jittered per image by the caller's rng, because a
+classifier trained on one exact drawing learns that drawing, not the sign.
 """
 
 from __future__ import annotations
@@ -12,93 +12,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_SHIFT = 4  # OpenCV's fixed-point sub-pixel bits: smooth anti-aliased edges at any scale
+from signclf.data.synth_draw import Canvas, arc, arrow, din_number, rot, rounded_poly
+
 _FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX)
-
-
-class Canvas:
-    """An RGB face plus the sign's silhouette (alpha), addressed in unit coordinates."""
-
-    def __init__(self, size: int, rgb=None, alpha=None, cx=0.0, cy=0.0, scale=1.0, flip=False):
-        self.size = size
-        self.rgb = np.zeros((size, size, 3), np.uint8) if rgb is None else rgb
-        self.alpha = np.zeros((size, size), np.uint8) if alpha is None else alpha
-        self.cx, self.cy, self.scale, self.flip = cx, cy, scale, flip
-        self.unit = (size - 2) / 2.0  # pixels per unit; one pixel of margin keeps AA edges inside
-
-    def sub(self, cx, cy, scale, flip=False) -> "Canvas":
-        """A child frame whose unit box sits at (cx, cy) with half-size `scale`, optionally mirrored."""
-        sx = -1.0 if self.flip else 1.0
-        return Canvas(self.size, self.rgb, self.alpha, self.cx + self.scale * sx * cx, self.cy + self.scale * cy,
-                      self.scale * scale, self.flip != flip)
-
-    def _px(self, pts) -> np.ndarray:
-        p = np.asarray(pts, np.float64).reshape(-1, 2).copy()
-        if self.flip:
-            p[:, 0] = -p[:, 0]
-        p = self.size / 2.0 + self.unit * (np.array([self.cx, self.cy]) + self.scale * p)
-        return np.round(p * (1 << _SHIFT)).astype(np.int32)
-
-    def _len(self, length) -> int:
-        return max(1, int(round(length * self.scale * self.unit)))
-
-    def fill(self, pts, color, silhouette=False):
-        cv2.fillPoly(self.alpha if silhouette else self.rgb, [self._px(pts)],
-                     255 if silhouette else color, cv2.LINE_AA, _SHIFT)
-
-    def stroke(self, pts, width, color, closed=False, silhouette=False):
-        cv2.polylines(self.alpha if silhouette else self.rgb, [self._px(pts)], closed,
-                      255 if silhouette else color, max(1, self._len(width) - 1), cv2.LINE_AA, _SHIFT)
-
-    def disc(self, center, radius, color, silhouette=False):
-        c = self._px(center)[0]
-        cv2.circle(self.alpha if silhouette else self.rgb, (int(c[0]), int(c[1])),
-                   int(round(radius * self.scale * self.unit * (1 << _SHIFT))),
-                   255 if silhouette else color, -1, cv2.LINE_AA, _SHIFT)
-
-    def ring(self, center, radius, width, color):
-        pts = arc(center, radius - width / 2, 0, 360, 48)
-        self.stroke(pts, width, color, closed=True)
-
-    def text(self, text, center, box_w, box_h, color, font, weight):
-        """`text` stretched into a box: Hershey glyphs made tall and bold like the DIN sign font."""
-        scale = 3.0
-        (tw, th), base = cv2.getTextSize(text, font, scale, weight)
-        pad = weight + 4
-        tmp = np.zeros((th + base + 2 * pad, tw + 2 * pad), np.uint8)
-        cv2.putText(tmp, text, (pad, pad + th), font, scale, 255, weight, cv2.LINE_AA)
-        ys, xs = np.nonzero(tmp)
-        tmp = tmp[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-        w, h = self._len(box_w), self._len(box_h)
-        mask = cv2.resize(tmp, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255.0
-        if self.flip:
-            mask = mask[:, ::-1]
-        c = self._px(center)[0] / (1 << _SHIFT)
-        x0, y0 = int(round(c[0] - w / 2)), int(round(c[1] - h / 2))
-        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, self.size), min(y0 + h, self.size)
-        if xb <= xa or yb <= ya:
-            return
-        m = mask[ya - y0:yb - y0, xa - x0:xb - x0]
-        roi = self.rgb[ya:yb, xa:xb].astype(np.float32)
-        self.rgb[ya:yb, xa:xb] = (roi * (1 - m) + np.float32(color) * m).astype(np.uint8)
-
-
-def arc(center, radius, a0, a1, n=16):
-    """Points on a circle from angle a0 to a1 (degrees, clockwise on screen since y points down)."""
-    t = np.radians(np.linspace(a0, a1, n))
-    return np.stack([center[0] + radius * np.cos(t), center[1] + radius * np.sin(t)], 1)
-
-
-def arrow(cv: Canvas, pts, width, color, head_len=0.4, head_w=0.75):
-    """A polyline shaft ending in a triangular head that points along the last segment."""
-    pts = np.asarray(pts, np.float64)
-    tip = pts[-1]
-    d = tip - pts[-2]
-    d /= np.linalg.norm(d)
-    n = np.array([-d[1], d[0]])
-    base = tip - d * head_len
-    cv.stroke(np.vstack([pts[:-1], base + d * 0.05]), width, color)
-    cv.fill([tip, base + n * head_w / 2, base - n * head_w / 2], color)
+_DIGIT_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)  # sans serif, like DIN 1451
 
 
 def palette(rng) -> dict:
@@ -122,23 +39,14 @@ TRIANGLE = np.array([(0.0, -0.87), (1.0, 0.87), (-1.0, 0.87)])
 _TRI_CENTROID = np.array([0.0, 0.29])
 
 
-def _rounded_poly(cv, pts, color, corner, silhouette=False):
-    """A polygon with rounded corners: shrink it by `corner`, then fill and stroke it that wide."""
-    pts = np.asarray(pts, np.float64)
-    centre = pts.mean(0)
-    inner = centre + (pts - centre) * (1 - corner / np.abs(pts - centre).max())
-    cv.fill(inner, color, silhouette)
-    cv.stroke(inner, 2 * corner, color, closed=True, silhouette=silhouette)
-
-
 def _triangle(cv, pal, rng, inverted=False, border=None):
     """A red-bordered white triangle (upright for warnings, inverted for yield)."""
     tri = TRIANGLE * [1, -1] if inverted else TRIANGLE
     centroid = _TRI_CENTROID * [1, -1] if inverted else _TRI_CENTROID
-    border = border if border is not None else rng.uniform(0.15, 0.22)
+    border = border if border is not None else rng.uniform(0.12, 0.19)
     corner = rng.uniform(0.04, 0.1)
-    _rounded_poly(cv, tri, 255, corner, silhouette=True)
-    _rounded_poly(cv, tri, pal["red"], corner)
+    rounded_poly(cv, tri, 255, corner, silhouette=True)
+    rounded_poly(cv, tri, pal["red"], corner)
     inner = centroid + (tri - centroid) * (1 - border / 0.577)  # 0.577 = inradius of a side-2 triangle
     cv.fill(inner, pal["white"])
 
@@ -147,7 +55,7 @@ def _ring_disc(cv, pal, rng):
     """The prohibitory body: white disc in a red ring."""
     cv.disc((0, 0), 1, 255, silhouette=True)
     cv.disc((0, 0), 1, pal["red"])
-    cv.disc((0, 0), 1 - rng.uniform(0.15, 0.22), pal["white"])
+    cv.disc((0, 0), 1 - rng.uniform(0.12, 0.2), pal["white"])
 
 
 def _blue_disc(cv, pal, rng):
@@ -174,11 +82,11 @@ def _end_stripes(cv, pal, rng, count, spacing):
 
 # --- pictogram pieces (unit box each) ---------------------------------------------------------
 
-def car_rear(cv, color):
-    cv.fill([(-0.62, -0.7), (0.62, -0.7), (0.85, -0.05), (-0.85, -0.05)], color)
-    cv.fill([(-0.9, -0.1), (0.9, -0.1), (0.9, 0.55), (-0.9, 0.55)], color)
-    cv.fill([(-0.85, 0.5), (-0.5, 0.5), (-0.5, 0.9), (-0.85, 0.9)], color)
-    cv.fill([(0.85, 0.5), (0.5, 0.5), (0.5, 0.9), (0.85, 0.9)], color)
+def car_rear(cv, color):  # a wide, low car seen from behind
+    cv.fill([(-0.6, -0.5), (0.6, -0.5), (0.85, -0.1), (-0.85, -0.1)], color)
+    cv.fill([(-0.95, -0.12), (0.95, -0.12), (0.95, 0.4), (-0.95, 0.4)], color)
+    cv.fill([(-0.88, 0.35), (-0.52, 0.35), (-0.52, 0.65), (-0.88, 0.65)], color)
+    cv.fill([(0.88, 0.35), (0.52, 0.35), (0.52, 0.65), (0.88, 0.65)], color)
 
 
 def truck_rear(cv, color):
@@ -206,20 +114,30 @@ def person(cv, color, stride=1.0):
 
 # --- one painter per sign family ----------------------------------------------------------------
 
+def _number(cv, pal, rng, text, w, h, color):
+    """Half DIN-like stroke digits, half Hershey font digits, so no single glyph set is learnt."""
+    centre = (rng.normal(0, 0.02), rng.normal(0, 0.02))
+    if rng.random() < 0.5:
+        din_number(cv, text, centre, w, h, color, h * rng.uniform(0.1, 0.16))
+    else:
+        font = _DIGIT_FONTS[rng.integers(len(_DIGIT_FONTS))] | (cv2.FONT_ITALIC if rng.random() < 0.1 else 0)
+        cv.text(text, centre, w, h, color, font, int(rng.integers(3, 9)))
+
+
 def speed_limit(number):
     def paint(cv, pal, rng):
         _ring_disc(cv, pal, rng)
         text = str(number)
-        w = (0.98 if len(text) == 2 else 1.22) * rng.uniform(0.9, 1.08)
-        h = (0.92 if len(text) == 2 else 0.78) * rng.uniform(0.9, 1.08)
-        cv.text(text, (rng.normal(0, 0.02), rng.normal(0, 0.02)), w, h, pal["black"],
-                _FONTS[rng.integers(len(_FONTS))], int(rng.integers(9, 17)))
+        # DIN digits: wide, round and thin-stroked (about a ninth of their height); three digits fill the disc.
+        w = (1.12 if len(text) == 2 else 1.38) * rng.uniform(0.92, 1.06)
+        h = (0.9 if len(text) == 2 else 0.84) * rng.uniform(0.92, 1.06)
+        _number(cv, pal, rng, text, w, h, pal["black"])
     return paint
 
 
 def end_of_speed_limit(cv, pal, rng):
     _end_disc(cv, pal, rng)
-    cv.text("80", (0, 0), 0.98, 0.9, pal["grey"], _FONTS[rng.integers(len(_FONTS))], int(rng.integers(6, 12)))
+    _number(cv, pal, rng, "80", 1.1 * rng.uniform(0.92, 1.06), 0.9 * rng.uniform(0.92, 1.06), pal["grey"])
     _end_stripes(cv, pal, rng, 5, rng.uniform(0.1, 0.13))
 
 
@@ -231,8 +149,8 @@ def end_of_all_limits(cv, pal, rng):
 def end_of_no_passing(trucks):
     def paint(cv, pal, rng):
         _end_disc(cv, pal, rng)
-        (truck_rear if trucks else car_rear)(cv.sub(-0.36, 0.0, 0.3), pal["grey"])
-        car_rear(cv.sub(0.36, 0.05, 0.28), pal["grey"])
+        (truck_rear if trucks else car_rear)(cv.sub(-0.36, 0.0, 0.28), pal["grey"])
+        car_rear(cv.sub(0.37, 0.02, 0.28), pal["grey"])
         _end_stripes(cv, pal, rng, 5, 0.1)
     return paint
 
@@ -240,8 +158,11 @@ def end_of_no_passing(trucks):
 def no_passing(trucks):
     def paint(cv, pal, rng):
         _ring_disc(cv, pal, rng)
-        (truck_rear if trucks else car_rear)(cv.sub(-0.34, 0.0, 0.3), pal["red"])
-        car_rear(cv.sub(0.34, 0.05, 0.28), pal["black"])
+        if trucks:
+            truck_rear(cv.sub(-0.36, 0.0, 0.27), pal["red"])
+        else:
+            car_rear(cv.sub(-0.37, 0.02, 0.28), pal["red"])
+        car_rear(cv.sub(0.37, 0.02, 0.28), pal["black"])
     return paint
 
 
@@ -276,38 +197,40 @@ def yield_sign(cv, pal, rng):
 
 def priority_road(cv, pal, rng):
     diamond = [(0, -1), (1, 0), (0, 1), (-1, 0)]
-    _rounded_poly(cv, diamond, 255, 0.05, silhouette=True)
-    _rounded_poly(cv, diamond, pal["black"], 0.05)
-    _rounded_poly(cv, np.array(diamond) * 0.95, pal["white"], 0.05)
-    _rounded_poly(cv, np.array(diamond) * rng.uniform(0.55, 0.65), pal["yellow"], 0.03)
+    rounded_poly(cv, diamond, 255, 0.05, silhouette=True)
+    rounded_poly(cv, diamond, pal["black"], 0.05)
+    rounded_poly(cv, np.array(diamond) * 0.95, pal["white"], 0.05)
+    rounded_poly(cv, np.array(diamond) * rng.uniform(0.55, 0.65), pal["yellow"], 0.03)
 
 
 def warning(pictogram):
     """A warning triangle carrying `pictogram(cv, pal, rng)` drawn in its own unit box."""
     def paint(cv, pal, rng):
         _triangle(cv, pal, rng)
-        pictogram(cv.sub(rng.normal(0, 0.015), 0.25 + rng.normal(0, 0.015), rng.uniform(0.4, 0.48)), pal, rng)
+        # Real pictograms read as bold black blobs at 32 px: draw them large and with heavy strokes.
+        pictogram(cv.sub(rng.normal(0, 0.015), 0.25 + rng.normal(0, 0.015), rng.uniform(0.42, 0.5),
+                         weight=rng.uniform(1.1, 1.6)), pal, rng)
     return paint
 
 
 def mandatory(pictogram, flip=False):
     def paint(cv, pal, rng):
         _blue_disc(cv, pal, rng)
-        pictogram(cv.sub(0, 0, rng.uniform(0.62, 0.72), flip), pal["white"], rng)
+        pictogram(cv.sub(0, 0, rng.uniform(0.62, 0.72), flip, weight=rng.uniform(0.9, 1.3)), pal["white"], rng)
     return paint
 
 
 # --- warning pictograms -----------------------------------------------------------------------
 
-def right_of_way(cv, pal, rng):
+def right_of_way(cv, pal, rng):  # a fat vertical bar with a pointed top, crossed by a thinner bar
     k = pal["black"]
-    cv.fill([(-0.16, 0.9), (0.16, 0.9), (0.16, -0.55), (0, -0.9), (-0.16, -0.55)], k)
-    cv.fill([(-0.75, -0.22), (0.75, -0.22), (0.75, 0.0), (-0.75, 0.0)], k)
+    cv.fill([(-0.24, 0.9), (0.24, 0.9), (0.24, -0.5), (0, -0.92), (-0.24, -0.5)], k)
+    cv.fill([(-0.72, -0.28), (0.72, -0.28), (0.72, 0.02), (-0.72, 0.02)], k)
 
 
 def caution(cv, pal, rng):
-    cv.fill([(-0.17, -0.9), (0.17, -0.9), (0.08, 0.35), (-0.08, 0.35)], pal["black"])
-    cv.disc((0, 0.68), 0.16, pal["black"])
+    cv.fill([(-0.2, -0.92), (0.2, -0.92), (0.11, 0.35), (-0.11, 0.35)], pal["black"])
+    cv.disc((0, 0.7), 0.18, pal["black"])
 
 
 def curve(cv, pal, rng):  # drawn bending left; mirrored for the right-hand curve
@@ -353,8 +276,8 @@ def road_work(cv, pal, rng):
 def traffic_signals(cv, pal, rng):
     # Real signs show the three lamps on the white field; some add a thin dark housing outline.
     if rng.random() < 0.4:
-        _rounded_poly(cv, [(-0.36, -0.98), (0.36, -0.98), (0.36, 0.98), (-0.36, 0.98)], pal["black"], 0.12)
-        _rounded_poly(cv, [(-0.28, -0.9), (0.28, -0.9), (0.28, 0.9), (-0.28, 0.9)], pal["white"], 0.1)
+        rounded_poly(cv, [(-0.36, -0.98), (0.36, -0.98), (0.36, 0.98), (-0.36, 0.98)], pal["black"], 0.12)
+        rounded_poly(cv, [(-0.28, -0.9), (0.28, -0.9), (0.28, 0.9), (-0.28, 0.9)], pal["white"], 0.1)
     cyan_green = (pal["green"][0], pal["green"][1], min(255, pal["green"][2] + int(rng.integers(0, 150))))
     for y, colour in ((-0.6, pal["red"]), (0.0, pal["yellow"]), (0.6, cyan_green)):
         cv.disc((0, y), 0.26, colour)
@@ -392,7 +315,7 @@ def snowflake(cv, pal, rng):
 
 def deer(cv, pal, rng):  # leaping up to the right, legs stretched fore and aft
     k = pal["black"]
-    cv.fill(arc((0, 0), 1, 0, 360, 20) * [0.55, 0.17] @ _rot(-20) + [-0.05, 0.05], k)
+    cv.fill(arc((0, 0), 1, 0, 360, 20) * [0.55, 0.17] @ rot(-20) + [-0.05, 0.05], k)
     cv.stroke([(0.38, -0.12), (0.6, -0.5)], 0.15, k)
     cv.fill([(0.52, -0.62), (0.88, -0.45), (0.6, -0.42)], k)
     cv.stroke([(0.55, -0.6), (0.45, -0.95)], 0.06, k)
@@ -401,11 +324,6 @@ def deer(cv, pal, rng):  # leaping up to the right, legs stretched fore and aft
     cv.stroke([(0.3, 0.02), (0.62, 0.32)], 0.08, k)
     cv.stroke([(-0.45, 0.22), (-0.92, 0.42)], 0.08, k)
     cv.stroke([(-0.4, 0.25), (-0.7, 0.72)], 0.08, k)
-
-
-def _rot(deg):
-    t = np.radians(deg)
-    return np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
 
 
 # --- mandatory (blue) pictograms, drawn white ----------------------------------------------------
