@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 import numpy as np
 from click.testing import CliRunner
 
@@ -103,3 +104,21 @@ def test_run_directory_is_never_overwritten_silently(tmp_path, tiny_data):
     assert (run / "metrics.csv").read_text().count("\n") == 2  # header + the first run's epoch, untouched
     result = invoke("train", *sets(tiny_data, **{"train.epochs": 1}), "--run-dir", str(run), "--force", "--no-progress")
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("layout", ["gtsrb", "kaggle", "folders"])
+def test_every_folder_layout_trains_through_the_cli(tmp_path, layout, monkeypatch):
+    from fixtures_data import write_class_folders, write_gtsrb_training, write_kaggle
+
+    monkeypatch.chdir(tmp_path)
+    if layout == "gtsrb":
+        path = write_gtsrb_training(tmp_path / "GTSRB", classes=3, tracks=3, frames=4)
+    elif layout == "kaggle":
+        path = write_kaggle(tmp_path / "kaggle", classes=3, tracks=3, frames=4)
+    else:
+        path = write_class_folders(tmp_path / "byclass", {"0": 0, "1": 1, "2": 2}, per_class=8)
+    result = invoke("train", "--set", f"data.train={path}", "--set", "data.valid_fraction=0.3",
+                    "--set", "model.conv=[{kernel: 3, depth: 4, pool: 2}]", "--set", "model.fc=[8]",
+                    "--set", "train.epochs=1", "--set", "train.batch_size=8", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "held out" in result.output and "epoch   1/1" in result.output
