@@ -63,11 +63,14 @@ def main(ctx, verbose):
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see configs/); default: LeNet-5 defaults.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config (see configs/); default: LeNet-5 defaults.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set train.epochs=3 (repeatable).")
-@click.option("--run-dir", type=click.Path(file_okay=False), help="Where to write the run (default runs/<time>-<name>).")
-@click.option("--resume", type=click.Path(file_okay=False), help="Continue an interrupted run from its last checkpoint.")
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Where to write the run (default runs/<time>-<name>).")
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue an interrupted run from its last checkpoint.")
 @click.option("--force", is_flag=True, help="Overwrite --run-dir if it already holds a run.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (one line per epoch only).")
 @click.pass_context
@@ -154,7 +157,8 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
 
 
 @click.command("preview")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config whose data/augment to show.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config whose data/augment to show.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
 @click.option("--out", default="augment-preview.png", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--rows", default=8, show_default=True, type=click.IntRange(1, 43), help="Training images (rows).")

@@ -190,7 +190,8 @@ def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_param
     state = g.state.read(sess)
     metrics = [r for r in rundir.read_metrics(run) if int(r["epoch"]) <= state["epoch"]]
     # A resumed run's wall time includes what the earlier sessions spent.
-    prior_wall = rundir.read_json(run / "summary.json").get("wall_time_s", 0.0) if (run / "summary.json").exists() else 0.0
+    summary_path = run / "summary.json"
+    prior_wall = rundir.read_json(summary_path).get("wall_time_s", 0.0) if summary_path.exists() else 0.0
     started, train_time, train_images = time.time() - prior_wall, 0.0, 0
     stopped = "completed"
     with _StopSignals() as signals:

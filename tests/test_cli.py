@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import cv2
-import pytest
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from conftest import TINY_CLASSES, draw_sign, tiny_overrides
@@ -98,7 +98,8 @@ def test_missing_run_and_missing_data_are_clear(tmp_path, tiny_data, monkeypatch
 
 def test_run_directory_is_never_overwritten_silently(tmp_path, tiny_data):
     run = tmp_path / "myrun"
-    assert invoke("train", *sets(tiny_data, **{"train.epochs": 1}), "--run-dir", str(run), "--no-progress").exit_code == 0
+    first = invoke("train", *sets(tiny_data, **{"train.epochs": 1}), "--run-dir", str(run), "--no-progress")
+    assert first.exit_code == 0
     result = CliRunner().invoke(main, ["train", *sets(tiny_data), "--run-dir", str(run)])
     assert result.exit_code == 1 and "already exists" in result.output and "--force" in result.output
     assert (run / "metrics.csv").read_text().count("\n") == 2  # header + the first run's epoch, untouched

@@ -30,7 +30,8 @@ def test_shipped_configs_load(tmp_path):
 
 def test_overrides_with_types_and_list_index(tmp_path):
     p = write(tmp_path, "model:\n  conv:\n    - {kernel: 5, depth: 6}\n")
-    cfg = load_config(p, ["train.epochs=3", "data.train=x/train.p", "model.conv.0.depth=32", "train.learning_rate=1e-4"])
+    cfg = load_config(p, ["train.epochs=3", "data.train=x/train.p", "model.conv.0.depth=32",
+                          "train.learning_rate=1e-4"])
     assert cfg.train.epochs == 3 and cfg.data.train == "x/train.p"
     assert cfg.model.conv[0].depth == 32 and cfg.train.learning_rate == pytest.approx(1e-4)
     assert cfg.name == "c"

@@ -62,7 +62,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.binary(max_size=2000), st.binary(max_size=500).map(lambda b: PNG + b),
                  st.binary(max_size=500).map(lambda b: b"\xff\xd8\xff\xe0" + b),
-                 st.binary(max_size=500).map(lambda b: b"GIF89a" + b), st.binary(max_size=300).map(lambda b: b"BM" + b)))
+                 st.binary(max_size=500).map(lambda b: b"GIF89a" + b),
+                 st.binary(max_size=300).map(lambda b: b"BM" + b)))
 def test_image_loader_over_arbitrary_bytes(tmp_path, data):
     path = tmp_path / "img.png"
     path.write_bytes(data)

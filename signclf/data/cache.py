@@ -1,9 +1,10 @@
 """The one decode path every folder-based reader shares: parallel, resized once, cached on disk.
 
 Decoding a 40,000-image GTSRB tree takes seconds from a warm disk and much longer from a cold
-one; loading it again should cost one .npz read and a stat per file. Decoded arrays are cached as .npz in ~/.cache/signclf (or $SIGNCLF_CACHE_DIR), keyed by every
-file's (path, size, mtime) plus the output size and crop boxes, so any edit to the tree, or to the
-boxes in its CSV, misses the cache instead of serving stale pixels.
+one; loading it again should cost one .npz read and a stat per file. Decoded arrays are cached
+as .npz in ~/.cache/signclf (or $SIGNCLF_CACHE_DIR), keyed by every file's (path, size, mtime)
+plus the output size and crop boxes, so any edit to the tree, or to the boxes in its CSV, misses
+the cache instead of serving stale pixels.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ class Dataset:
             raise DataError(f"{where}: the dataset is empty")
         k = len(self.class_names)
         if labels.min() < 0 or labels.max() >= k:
-            raise DataError(f"{where}: labels must lie in 0..{k - 1} ({k} classes), found {labels.min()}..{labels.max()}")
+            raise DataError(f"{where}: labels must lie in 0..{k - 1} ({k} classes), "
+                            f"found {labels.min()}..{labels.max()}")
         self.labels = labels.astype(np.int64)
         for name in ("track_ids", "rois", "sizes"):
             arr = getattr(self, name)

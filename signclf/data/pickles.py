@@ -41,7 +41,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in _ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only dicts, lists and NumPy arrays are allowed")
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: "
+                                     f"only dicts, lists and NumPy arrays are allowed")
 
 
 def safe_load_pickle(path):
