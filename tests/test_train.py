@@ -129,3 +129,17 @@ def test_finetune_starts_from_another_runs_best_weights(tmp_path, tiny_data):
     assert float(first["valid_acc"]) >= 0.9  # a from-scratch model at lr≈0 would be at chance
     a, b = final_weights(source, "best"), final_weights(tuned)
     np.testing.assert_allclose(a["model/conv0/weights"], b["model/conv0/weights"], atol=1e-6)
+
+
+def test_plateau_decays_after_patience_and_best_resets_counters():
+    from signclf.train import _end_of_epoch_state
+
+    tc = load_config(None, ["train.lr_schedule=plateau", "train.lr_plateau_patience=2", "train.lr_decay=0.5"]).train
+    state = {"epoch": 0, "step_in_epoch": 0, "best_valid_acc": 0.0, "best_epoch": 0, "bad_epochs": 0,
+             "lr_scale": 1.0, "plateau_bad_epochs": 0, "global_step": 0}
+    scales = []
+    for epoch, acc in enumerate([0.5, 0.6, 0.6, 0.55, 0.58, 0.7]):
+        state = _end_of_epoch_state(state, tc, epoch, acc)
+        scales.append(state["lr_scale"])
+    assert scales == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
+    assert state["best_epoch"] == 6 and state["bad_epochs"] == 0 and state["epoch"] == 6
