@@ -100,9 +100,8 @@ class TrainConfig:
     early_stopping: int = 0  # stop after this many epochs without a better valid accuracy (0 = off)
     finetune_from: str = ""  # run directory whose best weights initialise this run
     eval_batch_size: int = 1024  # images per step when validating
-    xla: bool = False  # XLA JIT compilation (most useful on a GPU)
+    xla: bool = False  # XLA JIT compilation on a GPU (TF ignores it on CPU without TF_XLA_FLAGS)
     mixed_precision: bool = False  # float16 compute on a GPU; ignored on CPU
-    deterministic: bool = True  # TF op determinism: resume reproduces an uninterrupted run
 
 
 @dataclass

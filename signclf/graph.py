@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import tensorflow.compat.v1 as tf
 
 from signclf.augment import augment_batch
@@ -171,14 +170,3 @@ def model_variables(graph: tf.Graph) -> list:
     """Weights and batch-norm statistics: what inference and fine-tuning restore."""
     with graph.as_default():
         return [v for v in tf.global_variables() if v.name.startswith("model/")]
-
-
-def run_batched(sess, fetch, images_ph, images: np.ndarray, batch_size: int, extra=None):
-    """Run `fetch` over `images` in batches and concatenate (inference and validation)."""
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        feed = {images_ph: images[start:start + batch_size]}
-        if extra:
-            feed.update({ph: values[start:start + batch_size] for ph, values in extra.items()})
-        outputs.append(sess.run(fetch, feed))
-    return outputs
