@@ -1,7 +1,8 @@
 """Assemble the TensorFlow graphs: a training graph (data on the device, augmentation, loss,
 Adam) with an evaluation tower that shares its weights, and a bare inference graph for
-evaluate/predict. Both go through `preprocess.normalize` and `model.build_logits`, so a trained
-run, its evaluation and its predictions see exactly the same function of the pixels.
+evaluate/predict. Both feed uint8 prepared pixels (preprocess.prepare_images) to
+`model.build_logits` with the run's saved statistics, so a trained run, its evaluation and its
+predictions see exactly the same function of the pixels.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import tensorflow.compat.v1 as tf
 from signclf.augment import augment_batch
 from signclf.config import Config
 from signclf.model import build_logits, weight_decay
-from signclf.preprocess import normalize
 
 # Static loss scale for float16 training: keeps small gradients from flushing to zero.
 _LOSS_SCALE = 1024.0
@@ -86,8 +86,7 @@ class TrainGraph:
 def _eval_tower(cfg: Config, stats: dict, num_classes: int, compute_dtype):
     size, channels = cfg.data.image_size, cfg.input_channels
     images = tf.placeholder(tf.uint8, [None, size, size, channels], name="images")
-    x = tf.cast(normalize(images, stats), compute_dtype)
-    logits = build_logits(x, cfg.model, num_classes, training=False)
+    logits = build_logits(tf.cast(images, compute_dtype), cfg.model, num_classes, training=False, input_stats=stats)
     tf.nn.softmax(logits, name="probabilities")
     return images, logits
 
@@ -119,8 +118,8 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
         if cfg.augment.enabled:
             x, y = augment_batch(x, y, cfg.augment, step_seed, mirror_table)
         augmented = x
-        logits = build_logits(tf.cast(normalize(x, stats), compute_dtype), cfg.model, num_classes,
-                              training=True, dropout_seed=step_seed + tf.constant([1, 0], tf.int64))
+        logits = build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
+                              dropout_seed=step_seed + tf.constant([1, 0], tf.int64), input_stats=stats)
 
         targets = tf.one_hot(y, num_classes)
         if cfg.train.label_smoothing:

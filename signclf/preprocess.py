@@ -3,7 +3,8 @@
 Two halves:
 - `prepare_images` (host, NumPy/OpenCV, deterministic per image): resize, colour space, histogram
   equalisation or CLAHE. Output stays uint8 so it is cheap to hold in memory and to feed.
-- `normalize` (in the graph): uint8 → float, minus the training set's per-channel mean, over its std.
+- `normalize` (in the graph): uint8 → float, minus the training set's per-channel mean, over its std;
+  model.build_logits folds it into the first convolution's weights when that is exact (VALID).
   The statistics come from `compute_stats` on the training set and are saved with the run
   (preprocess.json); evaluate and predict read them back from there.
 """

@@ -72,3 +72,19 @@ def test_any_number_of_stages(k):
     out, _, names, _, _ = build([f"model.conv=[{stages}]", "model.fc=[]"], num_classes=7)
     assert out.shape == (5, 7)
     assert names["model/conv3/weights"] == [k, k, 8, 8]
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_standardisation_folded_into_conv0_equals_normalising_first(padding):
+    from signclf.preprocess import normalize
+
+    cfg = load_config(None, [f"model.conv=[{{kernel: 5, depth: 6, padding: {padding}}}, {{kernel: 5, depth: 16}}]"])
+    stats = {"mean": [90.0, 80.0, 70.0], "std": [50.0, 60.0, 40.0]}
+    raw = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3)).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        images = tf.constant(raw)
+        folded = build_logits(images, cfg.model, 43, input_stats=stats)
+        first = build_logits(normalize(images, stats), cfg.model, 43)  # same variables (AUTO_REUSE)
+        sess.run(tf.global_variables_initializer())
+        a, b = sess.run([folded, first])
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
