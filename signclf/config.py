@@ -195,12 +195,19 @@ def _convert(value, tp, key: str, where: str):
     raise ConfigError(f"{where}: {key} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
 
 
+# Keys earlier versions wrote into run directories and that no longer mean anything: accepted and
+# ignored, so every saved run stays loadable.
+_RETIRED_KEYS = {"train.deterministic"}
+
+
 def _build(cls, raw: dict, prefix: str, where: str):
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in raw.items():
         dotted = f"{prefix}.{key}" if prefix else str(key)
+        if dotted in _RETIRED_KEYS:
+            continue
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"; did you mean '{(prefix + '.' if prefix else '') + close[0]}'?" if close else \

@@ -94,3 +94,8 @@ def test_every_key_is_documented():
     assert len(rows) > 40
     undocumented = [key for key, _, comment in rows if not comment and not key.endswith((".enabled",))]
     assert len(undocumented) < 10, undocumented
+
+
+def test_retired_keys_in_old_run_configs_still_load(tmp_path):
+    p = write(tmp_path, "train:\n  deterministic: true\n  epochs: 4\n")
+    assert load_config(p).train.epochs == 4
