@@ -18,7 +18,6 @@ Targets from the issue: ≥ 5,000 images/s after start-up, `--help` ≤ 0.5 s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -194,7 +193,9 @@ def main(argv=None) -> None:
                           "load_avg_1min_after": round(os.getloadavg()[0], 2)}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    from signclf.atomic import atomic_write_json
+
+    atomic_write_json(out, report)
     print(f"wrote {out}")
 
 

@@ -629,7 +629,9 @@ def main(argv=None) -> None:
               "results": results, "ratios": ratio, "targets": targets, "skipped": skipped}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    from signclf.atomic import atomic_write_json
+
+    atomic_write_json(out, report)
     print(f"\nwrote {out}")
 
 

@@ -132,13 +132,18 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
     from tqdm import tqdm
 
     from signclf.inference import Committee
-    from signclf.predict import count_files, format_table_row, predict_files, to_json_line
+    from signclf.predict import format_table_row, predict_files, to_json_line
 
-    total = count_files(paths)
     failed, seen, results = 0, 0, []
-    bar = tqdm(total=total, unit="img", disable=total < 5000 or not sys.stderr.isatty(), leave=False)
+    bars = []
+
+    def progress(done, total):  # a bar only for large inputs, and only on a terminal
+        if not bars:
+            bars.append(tqdm(total=total, unit="img", disable=total < 5000 or not sys.stderr.isatty(), leave=False))
+        bars[0].update(done)
+
     with Committee(run_dirs) as committee:
-        for pred in predict_files(committee, paths, top_k, batch_size, on_progress=bar.update):
+        for pred in predict_files(committee, paths, top_k, batch_size, on_progress=progress):
             failed, seen = failed + (pred.error is not None), seen + 1
             if jsonl:
                 click.echo(to_json_line(pred))
@@ -148,7 +153,8 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
                 click.echo(format_table_row(pred), err=True)
             else:
                 click.echo(format_table_row(pred))
-    bar.close()
+    for bar in bars:
+        bar.close()
     if as_json:
         click.echo(json.dumps(results, indent=2))
     if failed:

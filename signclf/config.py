@@ -351,18 +351,18 @@ def config_to_yaml(cfg: Config) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
 
+# Regularisation strengths: changing them on resume keeps every variable's name and shape.
+_NOT_ARCHITECTURE = {"model.keep_prob", "model.conv_keep_prob", "model.l2"}
+
+
 def architecture_diff(a: Config, b: Config) -> list[str]:
-    """Dotted keys whose differences change the graph's variables (resume refuses these)."""
-    keys = []
+    """Dotted keys whose differences change the graph or its input (resume refuses these)."""
     da, db = config_to_dict(a), config_to_dict(b)
-    for key in ("model", "preprocess"):
-        for k in sorted(set(da[key]) | set(db[key])):
-            if da[key].get(k) != db[key].get(k) and (key, k) != ("model", "keep_prob") \
-                    and (key, k) != ("model", "conv_keep_prob") and (key, k) != ("model", "l2"):
-                keys.append(f"{key}.{k}")
+    keys = [f"{section}.{k}" for section in ("model", "preprocess") for k in da[section]
+            if da[section][k] != db[section][k]]
     if da["data"]["image_size"] != db["data"]["image_size"]:
         keys.append("data.image_size")
-    return keys
+    return [k for k in keys if k not in _NOT_ARCHITECTURE]
 
 
 def documented_keys() -> list[tuple[str, str, str]]:

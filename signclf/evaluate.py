@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
+from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text
 
 
 def metrics_from_probabilities(probs: np.ndarray, labels: np.ndarray, class_names) -> dict:
@@ -61,10 +62,8 @@ def plot_confusion(matrix, class_names, path, title: str) -> None:
     ax.tick_params(labelsize=6)
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
-    tmp.replace(path)
 
 
 def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = 1024, log=print) -> dict:
@@ -100,8 +99,8 @@ def _save(out_dir: Path, key: str, results: dict, class_names) -> None:
     except Exception:  # a corrupt file from an older version is replaced, not fatal
         existing = {}
     existing[key] = {k: v for k, v in results.items() if k != "confusion_matrix"}
-    rundir.atomic_write_json(path, existing)
-    rundir.atomic_write_text(out_dir / f"confusion-{key}.csv", _confusion_csv(results["confusion_matrix"], class_names))
+    atomic_write_json(path, existing)
+    atomic_write_text(out_dir / f"confusion-{key}.csv", _confusion_csv(results["confusion_matrix"], class_names))
     plot_confusion(results["confusion_matrix"], class_names, out_dir / f"confusion-{key}.png",
                    f"{key}: accuracy {results['accuracy']:.4f} on {results['n']} images")
     results["files"] = [str(path), str(out_dir / f"confusion-{key}.csv"), str(out_dir / f"confusion-{key}.png")]

@@ -80,7 +80,6 @@ class TrainGraph:
     eval_loss_sum: tf.Tensor
     eval_correct: tf.Tensor
     eval_logits: tf.Tensor
-    augmented: tf.Tensor  # the training batch after augmentation, before normalisation (for previews)
 
 
 def _eval_tower(cfg: Config, stats: dict, num_classes: int, compute_dtype):
@@ -117,7 +116,6 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
         step_seed = tf.stack([tf.constant(cfg.train.seed, tf.int64), state.global_step])
         if cfg.augment.enabled:
             x, y = augment_batch(x, y, cfg.augment, step_seed, mirror_table)
-        augmented = x
         logits = build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
                               dropout_seed=step_seed + tf.constant([1, 0], tf.int64), input_stats=stats)
 
@@ -146,7 +144,7 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
                                                                                       logits=eval_logits))
         eval_correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(eval_logits, 1), eval_labels), tf.int32))
     return TrainGraph(graph, state, data_init, images_source, labels_source, batch_index, learning_rate, train_op,
-                      loss, correct, eval_images, eval_labels, eval_loss_sum, eval_correct, eval_logits, augmented)
+                      loss, correct, eval_images, eval_labels, eval_loss_sum, eval_correct, eval_logits)
 
 
 @dataclass

@@ -46,8 +46,11 @@ def predict_files(committee, paths, top_k: int = 3, batch_size: int = 1024, on_p
 
     Folder-level problems (missing path, empty folder) come first as error results. The next chunk
     of files decodes in the thread pool (OpenCV releases the GIL) while this one is classified.
+    `on_progress(done, total)` is called once with done=0 after listing, then after each chunk.
     """
     files, problems = list_image_files(paths)
+    if on_progress:
+        on_progress(0, len(files))
     for problem in problems:
         yield Prediction(problem.partition(": ")[0], error=problem)
     names = committee.class_names
@@ -73,11 +76,7 @@ def predict_files(committee, paths, top_k: int = 3, batch_size: int = 1024, on_p
                 yield Prediction(str(path), [{"class_id": int(c), "name": names[c], "prob": round(float(p[c]), 6)}
                                              for c in best])
             if on_progress:
-                on_progress(len(chunk))
-
-
-def count_files(paths) -> int:
-    return len(list_image_files(paths)[0])
+                on_progress(len(chunk), len(files))
 
 
 def format_table_row(pred: Prediction, path_width: int = 40) -> str:

@@ -53,7 +53,7 @@ def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0)
 def write_preview(cfg: Config, out_path, rows: int = 8, variants: int = 7, scale: int = 3) -> Path:
     import cv2
 
-    from signclf.rundir import atomic_write_bytes
+    from signclf.atomic import atomic_write_bytes
 
     grid = augmented_grid(cfg, rows, variants)
     grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)

@@ -13,39 +13,13 @@ import csv
 import io
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from signclf.atomic import atomic_write_text
 from signclf.errors import CheckpointError, SignclfError
 
 DEFAULT_RUNS = Path("runs")
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace: old or new, never half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def read_json(path):
@@ -109,7 +83,7 @@ def mark_latest(run_dir) -> None:
         tmp.symlink_to(run_dir.name)
         os.replace(tmp, link)
     except OSError:  # filesystems without symlinks: a text file naming the run
-        atomic_write_text(link if not link.is_dir() else tmp, str(run_dir) + "\n")
+        atomic_write_text(link, str(run_dir) + "\n")
 
 
 def resolve_run(run=None) -> Path:

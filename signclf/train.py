@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
+from signclf.atomic import atomic_write_json, atomic_write_text
 from signclf.config import Config, architecture_diff, config_to_yaml, load_config
 from signclf.errors import ConfigError, SignclfError
 
@@ -108,9 +109,9 @@ def _prepare_run(cfg: Config, run_dir, resume, force, log):
 
 
 def _write_run_files(run: Path, cfg: Config, stats: dict, class_names, train_n: int, valid_n: int) -> None:
-    rundir.atomic_write_text(run / "config.yaml", config_to_yaml(cfg))
-    rundir.atomic_write_json(run / "class_names.json", list(class_names))
-    rundir.atomic_write_json(run / "preprocess.json", {"color": cfg.preprocess.color,
+    atomic_write_text(run / "config.yaml", config_to_yaml(cfg))
+    atomic_write_json(run / "class_names.json", list(class_names))
+    atomic_write_json(run / "preprocess.json", {"color": cfg.preprocess.color,
                                                        "equalize": cfg.preprocess.equalize,
                                                        "image_size": cfg.data.image_size, "stats": stats,
                                                        "computed_on": f"{train_n} training images",
@@ -290,5 +291,5 @@ def _write_summary(run, cfg, metrics, state, wall, train_images, train_time, n_p
         "config": cfg.name,
         "versions": _versions(),
     }
-    rundir.atomic_write_json(Path(run) / "summary.json", summary)
+    atomic_write_json(Path(run) / "summary.json", summary)
     return summary

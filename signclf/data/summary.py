@@ -6,13 +6,12 @@ histogram and a grid of samples per class. Matplotlib is imported only here, onl
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from signclf.atomic import atomic_write
 from signclf.data.dataset import Dataset
 from signclf.data.readers import load_dataset
 from signclf.errors import DataError
@@ -89,15 +88,7 @@ def describe(datasets: dict[str, Dataset]) -> str:
 def _save(fig, path: Path) -> Path:
     """Save atomically: a crash mid-write never leaves a truncated PNG under the final name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda f: fig.savefig(f, format="png"))
 
 
 def write_class_histogram(datasets: dict[str, Dataset], path: Path) -> Path:

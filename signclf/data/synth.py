@@ -10,16 +10,15 @@ which images were drawn before it, so the output is identical however the work i
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
+from signclf.atomic import atomic_write
 from signclf.data.dataset import gtsrb_class_names
 from signclf.data.synth_scene import photograph
 from signclf.data.synth_signs import render_sign
@@ -51,27 +50,15 @@ def render_class(class_id: int, count: int, seed: int, image_size: int = 32):
     return features, sizes, coords
 
 
-def _atomic_write(path: Path, write: Callable) -> None:
-    """Write through a temp file in the same folder, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_pickle(path: Path, arrays: dict) -> None:
-    _atomic_write(path, lambda f: pickle.dump(arrays, f, protocol=4))
+    atomic_write(path, lambda f: pickle.dump(arrays, f, protocol=4))
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
-    _atomic_write(path, lambda f: f.write(buf.tobytes()))
+    atomic_write(path, lambda f: f.write(buf.tobytes()))
 
 
 def write_synthetic_dataset(out_dir, per_class: int = 100, seed: int = 0, valid_fraction: float = 0.1,
@@ -115,7 +102,7 @@ def write_synthetic_dataset(out_dir, per_class: int = 100, seed: int = 0, valid_
         _write_pickle(out / f"{split}.p", arrays)
 
     csv = "ClassId,SignName\n" + "".join(f"{i},{n}\n" for i, n in enumerate(names))
-    _atomic_write(out / "signnames.csv", lambda f: f.write(csv.encode("utf-8")))
+    atomic_write(out / "signnames.csv", lambda f: f.write(csv.encode("utf-8")))
     return {
         "num_classes": NUM_CLASSES, "per_class": per_class, "train": counts["train"], "valid": counts["valid"],
         "train_path": paths["train"], "valid_path": paths["valid"], "signnames_path": str(out / "signnames.csv"),
