@@ -576,7 +576,7 @@ def main(argv=None) -> None:
                                 epilog="\n\n".join(__doc__.split("\n\n")[2:]))
     p.add_argument("--frameworks", default=",".join(ALL_FRAMEWORKS),
                    help="comma-separated subset of signclf,keras,torch (torch is skipped when not installed)")
-    p.add_argument("--steps", type=int, default=50, help="training steps per timed window (default 50)")
+    p.add_argument("--steps", type=int, default=200, help="training steps per timed window (default 200)")
     p.add_argument("--warmup", type=int, default=10, help="untimed training steps before the first window")
     p.add_argument("--repeats", type=int, default=5,
                    help="timed windows per framework and phase, interleaved; medians are reported (default 5)")

@@ -93,6 +93,16 @@ def _gaussian_blur(x, sigma):
     return tf.nn.depthwise_conv2d(x, ky, [1, 1, 1, 1], "SAME")
 
 
+def _radial_gain(x, strength):
+    """Per-image gain 1 - s at the centre rising to 1 + s in the corners: s > 0 is a backlit sign
+    (dark against a bright sky), s < 0 a sign lit by headlights against a dark background."""
+    h, w = int(x.shape[1]), int(x.shape[2])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2)
+    ramp = tf.constant((2 * r / r.max() - 1)[None, :, :, None])  # -1 at the centre, +1 in the corners
+    return 1.0 + _per_image(strength) * ramp
+
+
 def _per_image(values):
     return tf.reshape(values, [-1, 1, 1, 1])
 
@@ -127,6 +137,10 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
         # x^g as exp(g·log x): the same maths, but vectorised ops instead of a slow element-wise Pow.
         g = _per_image(tf.exp(_uniform([n], seed, 11, -1.0, 1.0) * cfg.gamma))
         x = 255.0 * tf.exp(g * tf.math.log(x / 255.0 + 1e-6))
+    if cfg.backlight:
+        x = x * _radial_gain(x, _uniform([n], seed, 14, -1.0, 1.0) * cfg.backlight)
+    if cfg.invert_prob > 0:
+        x = tf.where(_uniform([n], seed, 15, 0.0, 1.0) < cfg.invert_prob, 255.0 - x, x)
     if cfg.blur_prob > 0 and cfg.blur_sigma > 0:
         blur = _uniform([n], seed, 12, 0.0, 1.0) < cfg.blur_prob
         x = tf.where(blur, _gaussian_blur(x, cfg.blur_sigma), x)

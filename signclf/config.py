@@ -58,6 +58,8 @@ class AugmentConfig:
     blur_prob: float = 0.0  # probability of a Gaussian blur
     blur_sigma: float = 1.0  # its sigma in pixels
     noise: float = 0.0  # std of additive Gaussian noise, fraction of full range
+    backlight: float = 0.0  # max strength of a radial light falloff: sign darker (or brighter) than its surround
+    invert_prob: float = 0.0  # probability of inverting intensities (a backlit sign is dark on a bright sky)
     mirror_prob: float = 0.0  # class-aware flips: a sign becomes its mirror class (e.g. turn left ↔ right)
 
 
@@ -102,6 +104,7 @@ class TrainConfig:
     eval_batch_size: int = 1024  # images per step when validating
     xla: bool = False  # XLA JIT compilation on a GPU (TF ignores it on CPU without TF_XLA_FLAGS)
     mixed_precision: bool = False  # float16 compute on a GPU; ignored on CPU
+    towers: int = 0  # CPU only: split each batch over this many weight-sharing towers run in parallel (0 = auto)
 
 
 @dataclass
@@ -146,6 +149,7 @@ _RANGES = [
     ("train.label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("train.early_stopping", lambda v: v >= 0, ">= 0"),
     ("train.eval_batch_size", lambda v: v >= 1, ">= 1"),
+    ("train.towers", lambda v: 0 <= v <= 64, "between 0 (auto) and 64"),
 ]
 _AUGMENT_NONNEGATIVE = [f.name for f in dataclasses.fields(AugmentConfig) if f.type in ("float", float)]
 _STAGE_RANGES = [

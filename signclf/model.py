@@ -54,20 +54,22 @@ def _dropout(x, keep_prob, training, seed, salt):
 def _first_conv(x, w, stage, input_stats):
     """conv0, with the input's standardisation (x − mean) / std folded into its weights.
 
-    For VALID padding, conv(x·s + o, W) = conv(x, W·s) + Σ W·o exactly (s = 1/std, o = −mean/std),
-    which saves a full pass over the input: a fifth of LeNet-5's inference time on a CPU. With SAME
-    padding the zero border would differ, so the input is standardised first instead.
+    Returns (convolution, per-channel offset to add after it). For VALID padding,
+    conv(x·s + o, W) = conv(x, W·s) + Σ W·o exactly (s = 1/std, o = −mean/std), which saves a
+    full pass over the input; the caller adds Σ W·o to the bias, so it costs no pass over the
+    output either. With SAME padding the zero border would differ: the input is standardised first.
     """
     strides = [1, stage.stride, stage.stride, 1]
     if input_stats is None:
-        return tf.nn.conv2d(x, w, strides=strides, padding=stage.padding)
+        return tf.nn.conv2d(x, w, strides=strides, padding=stage.padding), None
     if stage.padding != "VALID":
-        return tf.nn.conv2d(tf.cast(normalize(x, input_stats), x.dtype), w, strides=strides, padding=stage.padding)
+        x = tf.cast(normalize(x, input_stats), x.dtype)
+        return tf.nn.conv2d(x, w, strides=strides, padding=stage.padding), None
     scale = tf.constant(1.0 / np.asarray(input_stats["std"], np.float64), w.dtype)
     offset = tf.constant(-np.asarray(input_stats["mean"], np.float64) / np.asarray(input_stats["std"]), w.dtype)
     folded = w * scale[None, None, :, None]
-    return tf.nn.conv2d(x, folded, strides=strides, padding="VALID") + \
-        tf.reduce_sum(w * offset[None, None, :, None], axis=[0, 1, 2])
+    return (tf.nn.conv2d(x, folded, strides=strides, padding="VALID"),
+            tf.reduce_sum(w * offset[None, None, :, None], axis=[0, 1, 2]))
 
 
 def build_logits(images, cfg: ModelConfig, num_classes: int, *, training: bool = False, dropout_seed=None,
@@ -88,13 +90,15 @@ def build_logits(images, cfg: ModelConfig, num_classes: int, *, training: bool =
                 w = _variable("weights", [stage.kernel, stage.kernel, in_ch, stage.depth],
                               tf.variance_scaling_initializer(**_HE_INIT), dtype)
                 if i == 0:
-                    x = _first_conv(x, w, stage, input_stats)
+                    x, offset = _first_conv(x, w, stage, input_stats)
                 else:
                     x = tf.nn.conv2d(x, w, strides=[1, stage.stride, stage.stride, 1], padding=stage.padding)
+                    offset = None
                 if cfg.batch_norm:
-                    x = _batch_norm(x, training, [0, 1, 2])
+                    x = _batch_norm(x if offset is None else x + offset, training, [0, 1, 2])
                 else:
-                    x = tf.nn.bias_add(x, _variable("biases", [stage.depth], tf.zeros_initializer(), dtype))
+                    bias = _variable("biases", [stage.depth], tf.zeros_initializer(), dtype)
+                    x = tf.nn.bias_add(x, bias if offset is None else bias + offset)
                 x = tf.nn.relu(x)
                 if stage.pool > 1:
                     step = stage.pool_stride or stage.pool

@@ -56,6 +56,29 @@ def test_pure_shift_moves_pixels(batch):
     assert all(abs(r - 16) <= 7 and abs(c - 16) <= 7 for r, c in moved)  # at most 0.2 × 32 ≈ 6.4 px
 
 
+NO_GEOMETRY_OR_COLOUR = dict(enabled=True, rotation=0, shift=0, scale=0, shear=0, brightness=0, contrast=0,
+                             saturation=0, gamma=0)
+
+
+def test_backlight_darkens_the_centre_when_it_brightens_the_corners():
+    flat = np.full((32, 32, 32, 1), 100, np.uint8)
+    out, _ = run_augment(flat, np.zeros(32), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, backlight=0.5))
+    centre, corner = out[:, 15, 15, 0], out[:, 0, 0, 0]
+    assert np.all((centre - 100) * (corner - 100) <= 0)  # the falloff goes one way: centre against corners
+    assert centre.min() >= 49 and centre.max() <= 151  # gain 1 ± 0.5 at most
+    assert (centre < 90).any() and (centre > 110).any()  # both backlit and lit-from-the-front images
+
+
+def test_invert_prob_inverts_whole_images_only():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, (64, 32, 32, 1)).astype(np.uint8)
+    out, _ = run_augment(images, np.zeros(64), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, invert_prob=0.5))
+    inverted = np.all(np.abs(out - (255.0 - images)) < 1e-3, axis=(1, 2, 3))
+    kept = np.all(np.abs(out - images) < 1e-3, axis=(1, 2, 3))
+    assert np.all(inverted | kept)
+    assert 16 <= inverted.sum() <= 48
+
+
 def test_class_aware_mirror_relabels_only_mirrorable_signs():
     table = gtsrb_mirror_table(43)
     assert table[33] == 34 and table[34] == 33 and table[13] == 13 and table[1] == -1  # "30 km/h" has no mirror

@@ -45,6 +45,17 @@ def test_training_lowers_loss_and_writes_the_run_directory(tmp_path, tiny_data):
     assert (run / "config.yaml").read_text().count("epochs: 4") == 1
 
 
+def test_two_towers_with_batch_norm_learn_as_well_as_one(tmp_path, tiny_data):
+    accuracy = {}
+    for towers in (1, 2):
+        run = run_training(tmp_path, tiny_data, f"towers{towers}", **{"train.towers": towers, "train.epochs": 4,
+                                                                     "model.batch_norm": True})
+        rows = list(csv.DictReader(open(run / "metrics.csv")))
+        accuracy[towers] = float(rows[-1]["valid_acc"])
+        assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert accuracy[2] >= 0.9 and accuracy[2] >= accuracy[1] - 0.05
+
+
 def test_save_restore_gives_identical_logits(tmp_path, tiny_data):
     run = run_training(tmp_path, tiny_data, "restore")
     images = np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
@@ -54,9 +65,10 @@ def test_save_restore_gives_identical_logits(tmp_path, tiny_data):
     assert a.shape == (6, 4) and np.allclose(a.sum(1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("augment", [False, True])
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_data, augment):
-    extra = {"augment.enabled": augment, "model.keep_prob": 0.7, "train.lr_schedule": "exponential"}
+@pytest.mark.parametrize("augment,towers", [(False, 1), (True, 1), (True, 2)])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_data, augment, towers):
+    extra = {"augment.enabled": augment, "model.keep_prob": 0.7, "train.lr_schedule": "exponential",
+             "train.towers": towers, "model.batch_norm": towers > 1}
     straight = run_training(tmp_path, tiny_data, "straight", **extra, **{"train.epochs": 3})
     cfg = load_config(None, tiny_overrides(tiny_data, **extra, **{"train.epochs": 3}) + ["train.epochs=1"])
     cfg.train.epochs = 1

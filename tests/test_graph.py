@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import signclf.graph as graph_module
+from signclf.config import load_config
+from signclf.graph import build_inference_graph, session_config, split_batch, tower_count
+
+tf.disable_eager_execution()
+
+STATS = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 55.0, 50.0]}
+
+
+@pytest.mark.parametrize("n,towers,sizes", [(128, 2, [64, 64]), (5, 2, [3, 2]), (7, 3, [3, 2, 2]), (1, 2, [1, 0])])
+def test_split_batch_keeps_every_row_once_in_order(n, towers, sizes):
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x = tf.placeholder(tf.int32, [None])
+        parts = sess.run(split_batch(x, towers), {x: np.arange(n)})
+    assert [len(p) for p in parts] == sizes
+    np.testing.assert_array_equal(np.concatenate(parts), np.arange(n))
+
+
+def test_auto_towers_one_per_core_with_at_least_32_images_and_one_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(graph_module, "gpu_names", lambda: [])
+    monkeypatch.setattr(graph_module, "usable_cores", lambda: 2)
+    cfg = load_config(None, ["train.batch_size=128"])
+    assert tower_count(cfg) == 2
+    config = session_config(cfg)
+    assert (config.inter_op_parallelism_threads, config.intra_op_parallelism_threads) == (2, 1)
+    cfg.train.batch_size = 48  # one tower of 48 rather than two of 24
+    assert tower_count(cfg) == 1
+    assert session_config(cfg).intra_op_parallelism_threads == 0  # TensorFlow's default: all cores
+    monkeypatch.setattr(graph_module, "usable_cores", lambda: 16)
+    cfg.train.batch_size = 128
+    assert tower_count(cfg) == 4 and session_config(cfg).intra_op_parallelism_threads == 4
+    cfg.train.towers = 3  # explicit wins
+    assert tower_count(cfg) == 3
+    monkeypatch.setattr(graph_module, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    assert tower_count(cfg) == 1
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_towers_compute_the_same_probabilities_as_one_graph(batch_norm):
+    images = np.random.default_rng(0).integers(0, 255, (37, 32, 32, 3), dtype=np.uint8)
+    out = {}
+    for towers in (1, 3):
+        cfg = load_config(None, [f"train.towers={towers}", f"model.batch_norm={batch_norm}"])
+        net = build_inference_graph(cfg, STATS, 43)
+        with net.graph.as_default():
+            tf.set_random_seed(0)
+            init = tf.global_variables_initializer()
+            names = sorted(v.name for v in tf.global_variables())
+        with tf.Session(graph=net.graph, config=session_config(cfg)) as sess:
+            sess.run(init)
+            if towers == 1:
+                weights = {v.name: sess.run(v) for v in net.graph.get_collection("variables")}
+            else:  # the same weights as the single graph
+                for v in net.graph.get_collection("variables"):
+                    v.load(weights[v.name], sess)
+            out[towers] = sess.run(net.probabilities, {net.images: images})
+        assert names == sorted(weights)  # towers share one set of variables
+    assert out[3].shape == (37, 43)
+    np.testing.assert_allclose(out[3], out[1], atol=1e-6)
