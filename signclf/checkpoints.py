@@ -62,13 +62,16 @@ def find_checkpoint(run_dir, which: str = "best") -> str:
                           f"was the run trained for at least one epoch?")
 
 
-def restore(sess, prefix: str, var_list, what: str = "") -> None:
-    """Restore var_list from prefix, first checking names and shapes so a mismatch is named."""
+def restore(sess, prefix: str, var_list, what: str = "", may_lack=()) -> None:
+    """Restore var_list from prefix, first checking names and shapes so a mismatch is named.
+
+    Variables named in `may_lack` keep their initial values when the checkpoint predates them."""
     try:
         stored = dict(tf.train.list_variables(prefix))
     except (tf.errors.OpError, ValueError) as e:
         raise CheckpointError(f"{prefix}: checkpoint is unreadable, truncated or corrupt "
                               f"({str(e).splitlines()[0]})") from None
+    var_list = [v for v in var_list if v.op.name in stored or v.op.name not in may_lack]
     missing, mismatched = [], []
     for var in var_list:
         name = var.op.name

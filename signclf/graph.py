@@ -80,7 +80,11 @@ class TrainState:
     """Counters that must survive a restart live in the checkpoint, next to the weights."""
 
     FIELDS = {"global_step": tf.int64, "epoch": tf.int64, "step_in_epoch": tf.int64, "best_valid_acc": tf.float32,
-              "best_epoch": tf.int64, "bad_epochs": tf.int64, "lr_scale": tf.float32, "plateau_bad_epochs": tf.int64}
+              "best_epoch": tf.int64, "bad_epochs": tf.int64, "lr_scale": tf.float32, "plateau_bad_epochs": tf.int64,
+              # the interrupted epoch's running train loss/accuracy, so its metrics.csv row covers all its steps
+              "epoch_loss_sum": tf.float64, "epoch_correct": tf.int64, "epoch_seen": tf.int64}
+    # Added after the first release: checkpoints written before them restore without them (as 0).
+    ADDED_LATER = ("epoch_loss_sum", "epoch_correct", "epoch_seen")
 
     def __init__(self):
         with tf.variable_scope("train_state"):
@@ -92,7 +96,7 @@ class TrainState:
 
     def read(self, sess) -> dict:
         values = sess.run(self.vars)
-        return {k: (float(v) if self.FIELDS[k] == tf.float32 else int(v)) for k, v in values.items()}
+        return {k: (float(v) if self.FIELDS[k] in (tf.float32, tf.float64) else int(v)) for k, v in values.items()}
 
     def write(self, sess, **values) -> None:
         for name, value in values.items():

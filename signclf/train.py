@@ -171,7 +171,8 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
         sess.run(g.data_init, {g.images_source: train_x, g.labels_source: train_ds.labels})
         del train_x  # the session holds its own copy
         if resume:
-            restore(sess, find_checkpoint(run, "last"), g.graph.get_collection("variables"), "resume")
+            restore(sess, find_checkpoint(run, "last"), g.graph.get_collection("variables"), "resume",
+                    may_lack={f"train_state/{name}" for name in g.state.ADDED_LATER})
         elif tc.finetune_from:
             restore(sess, find_checkpoint(tc.finetune_from, "best"), model_variables(g.graph),
                     f"fine-tuning from {tc.finetune_from}")
@@ -200,6 +201,9 @@ def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_param
             order = epoch_order(tc.seed, epoch, n)
             first_step = state["step_in_epoch"] if epoch == state["epoch"] else 0
             loss_sum, correct, seen, lr = 0.0, 0, 0, tc.learning_rate
+            if first_step:  # resuming mid-epoch: carry on the interrupted epoch's running sums
+                loss_sum, correct, seen = state["epoch_loss_sum"], state["epoch_correct"], state["epoch_seen"]
+            seen_before = seen  # images/s counts this session's steps only
             t0 = time.time()
             bar = tqdm(range(first_step, steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False,
                        disable=not progress, unit="batch", dynamic_ncols=True)
@@ -219,7 +223,8 @@ def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_param
                     bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
                 if signals.signum is not None:
                     bar.close()
-                    g.state.write(sess, epoch=epoch, step_in_epoch=step + 1)
+                    g.state.write(sess, epoch=epoch, step_in_epoch=step + 1, epoch_loss_sum=loss_sum,
+                                  epoch_correct=correct, epoch_seen=seen)
                     saver.save_last(sess, int(sess.run(g.state.global_step)))
                     code = 130 if signals.signum == signal.SIGINT else 143
                     _write_summary(run, cfg, metrics, state, time.time() - started, train_images, train_time,
@@ -228,7 +233,7 @@ def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_param
                                           f"{saver.last_dir}. Resume with: signclf train --resume {run}", code)
             bar.close()
             epoch_train_time = time.time() - t0
-            train_time, train_images = train_time + epoch_train_time, train_images + seen
+            train_time, train_images = train_time + epoch_train_time, train_images + seen - seen_before
 
             valid_loss, valid_acc = _evaluate(sess, g, valid_x, valid_ds.labels, tc.eval_batch_size)
             state = _end_of_epoch_state(state, tc, epoch, valid_acc)
@@ -241,7 +246,8 @@ def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_param
             row = {"epoch": epoch + 1, "train_loss": f"{loss_sum / max(seen, 1):.5f}",
                    "train_acc": f"{correct / max(seen, 1):.5f}", "valid_loss": f"{valid_loss:.5f}",
                    "valid_acc": f"{valid_acc:.5f}", "lr": f"{lr:.6g}",
-                   "images_per_s": f"{seen / max(epoch_train_time, 1e-9):.0f}", "epoch_s": f"{time.time() - t0:.2f}"}
+                   "images_per_s": f"{(seen - seen_before) / max(epoch_train_time, 1e-9):.0f}",
+                   "epoch_s": f"{time.time() - t0:.2f}"}
             metrics.append(row)
             rundir.write_metrics(run, metrics)
             writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag=k, simple_value=float(v))
@@ -265,7 +271,7 @@ def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_param
 
 
 def _end_of_epoch_state(state: dict, tc, epoch: int, valid_acc: float) -> dict:
-    state = dict(state, epoch=epoch + 1, step_in_epoch=0)
+    state = dict(state, epoch=epoch + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_correct=0, epoch_seen=0)
     if valid_acc > state["best_valid_acc"]:
         state.update(best_valid_acc=valid_acc, best_epoch=epoch + 1, bad_epochs=0, plateau_bad_epochs=0)
     else:

@@ -83,3 +83,20 @@ def test_a_half_written_newer_checkpoint_is_ignored_on_resume(tmp_path, tiny_dat
     cfg.train.epochs = 2
     train(cfg, resume=run, log=lambda *a: None, progress=False)
     assert tf.train.latest_checkpoint(str(run / "checkpoints" / "last")).endswith("model-12")
+
+
+def test_restore_tolerates_only_the_named_variables_a_checkpoint_predates(tmp_path):
+    from signclf.checkpoints import restore
+
+    with tf.Graph().as_default(), tf.Session() as sess:
+        old = tf.get_variable("old", initializer=3.0)
+        sess.run(old.initializer)
+        prefix = tf.train.Saver([old]).save(sess, str(tmp_path / "ckpt"))
+    with tf.Graph().as_default(), tf.Session() as sess:
+        old = tf.get_variable("old", initializer=0.0)
+        new = tf.get_variable("new", initializer=7.0)
+        sess.run(tf.global_variables_initializer())
+        with pytest.raises(CheckpointError, match="lacks 1 variable"):
+            restore(sess, prefix, [old, new])
+        restore(sess, prefix, [old, new], may_lack={"new"})
+        assert sess.run([old, new]) == [3.0, 7.0]

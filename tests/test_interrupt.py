@@ -85,6 +85,10 @@ def test_signal_saves_and_resume_matches_an_uninterrupted_run(tmp_path, slow_dat
     a, b = weights(straight), weights(run)
     for name in a:
         np.testing.assert_allclose(a[name], b[name], atol=1e-5, err_msg=name)
+    # The interrupted epoch's row covers all its steps, from both sessions, as the uninterrupted run's does.
+    for want, got in zip(csv.DictReader(open(straight / "metrics.csv")), rows):
+        for key in ("train_loss", "train_acc", "valid_acc"):
+            assert float(got[key]) == pytest.approx(float(want[key]), abs=1e-4), (want["epoch"], key)
 
 
 def test_kill_9_leaves_a_resumable_run(tmp_path, slow_data):
