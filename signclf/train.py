@@ -136,12 +136,15 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
     from signclf.augment import gtsrb_mirror_table
     from signclf.checkpoints import CheckpointSaver, find_checkpoint, restore
     from signclf.data.loading import load_train_valid
-    from signclf.graph import build_train_graph, describe_device, model_variables, session_config
+    from signclf.graph import build_train_graph, describe_device, model_variables, session_config, tower_count
     from signclf.model import count_parameters
     from signclf.preprocess import compute_stats, prepare_images
 
     tf.disable_eager_execution()
     cfg, run = _prepare_run(cfg, run_dir, resume, force, log)
+    # Save the tower count actually used (auto depends on the machine): it decides which
+    # augmentation and dropout draws each image gets, so a resume elsewhere must use the same.
+    cfg.train.towers = tower_count(cfg)
     tc = cfg.train
     _seed_everything(tc.seed)
 

@@ -8,6 +8,7 @@ import tensorflow.compat.v1 as tf
 
 from conftest import tiny_overrides
 from signclf.config import load_config
+from signclf.graph import gpu_names
 from signclf.inference import LoadedRun
 from signclf.train import TrainingStopped, epoch_order, learning_rate, train
 
@@ -43,6 +44,7 @@ def test_training_lowers_loss_and_writes_the_run_directory(tmp_path, tiny_data):
     assert list((run / "checkpoints" / "last").glob("model-*.index"))
     assert list(run.glob("events.out.tfevents.*"))
     assert (run / "config.yaml").read_text().count("epochs: 4") == 1
+    assert "towers: 1\n" in (run / "config.yaml").read_text()  # auto, resolved: batch 16 is one tower
 
 
 def test_two_towers_with_batch_norm_learn_as_well_as_one(tmp_path, tiny_data):
@@ -52,6 +54,8 @@ def test_two_towers_with_batch_norm_learn_as_well_as_one(tmp_path, tiny_data):
                                                                      "model.batch_norm": True})
         rows = list(csv.DictReader(open(run / "metrics.csv")))
         accuracy[towers] = float(rows[-1]["valid_acc"])
+        used = 1 if gpu_names() else towers  # a GPU always runs one tower
+        assert f"towers: {used}\n" in (run / "config.yaml").read_text()
         assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert accuracy[2] >= 0.9 and accuracy[2] >= accuracy[1] - 0.05
 
