@@ -165,7 +165,8 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
         n_params = count_parameters()
         saver = CheckpointSaver(run, tf.global_variables())
         writer = tf.summary.FileWriter(str(run))
-    log(f"model: {n_params:,} parameters; device: {describe_device()}; run: {run}")
+    towers = f" × {tc.towers} towers" if tc.towers > 1 else ""
+    log(f"model: {n_params:,} parameters; device: {describe_device()}{towers}; run: {run}")
 
     sess = tf.Session(graph=g.graph, config=session_config(cfg))
     try:
