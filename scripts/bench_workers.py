@@ -107,28 +107,20 @@ def signclf_phase(args, phase, x, y, stats, num_classes):
     import tensorflow.compat.v1 as tf
 
     from signclf.augment import gtsrb_mirror_table
-    from signclf.graph import build_inference_graph, build_train_graph, describe_device, session_config
-    from signclf.preprocess import prepare_images
+    from signclf.graph import build_train_graph, describe_device, session_config
+    from signclf.inference import LoadedRun
     from signclf.train import _seed_everything, epoch_order, learning_rate
 
     tf.disable_eager_execution()
     about = {"device": describe_device(), "version": f"tensorflow {tf.__version__} (compat.v1 graph + Session)"}
     cfg = signclf_config(args.batch_size, phase == "train_aug")
     if phase == "infer":
-        net = build_inference_graph(cfg, stats, num_classes)
-        sess = tf.Session(graph=net.graph, config=session_config(cfg))
-        with net.graph.as_default():
-            sess.run(tf.global_variables_initializer())  # random weights: speed does not depend on them
+        # The product's own inference path (LoadedRun.probabilities, as evaluate and predict use),
+        # with random weights: speed does not depend on them.
+        run = LoadedRun.untrained(cfg, stats, [str(c) for c in range(num_classes)])
         images = inference_images(x, args.infer_images)
-
-        def run_all(imgs):
-            # LoadedRun.probabilities: prepare_images on each chunk, then one Session.run per chunk.
-            for start in range(0, len(imgs), 1024):
-                chunk = prepare_images(imgs[start:start + 1024], cfg.preprocess, cfg.data.image_size)
-                sess.run(net.probabilities, {net.images: chunk})
-
-        run_all(images[:1024])  # warm-up
-        return about, lambda: {"img_s": rate(lambda: run_all(images), len(images))}, sess.close
+        run.probabilities(images[:2048])  # warm-up
+        return about, lambda: {"img_s": rate(lambda: run.probabilities(images), len(images))}, run.close
 
     # The set-up of signclf.train.train, minus the run directory and the checkpoint writer.
     tc = cfg.train

@@ -20,7 +20,7 @@ per-round paired ratios (signclf ÷ other, windows seconds apart) keep that from
 The frameworks, kept as alike as each one's usual way of training allows:
 - signclf: the product's own path: `build_train_graph` (data held in the graph, a step feeds
   indices), driven by the same per-step code as `signclf.train._loop`; inference through
-  `build_inference_graph` and a Session fed uint8 batches, as evaluate/predict do.
+  `LoadedRun.probabilities`, as evaluate and predict use it (random weights).
 - keras: a Sequential model, `model.fit` on the uint8 arrays in memory with shuffle=True; the
   pixels are normalised inside the model by a Normalization layer holding the same mean/std as
   signclf (no pre-normalised float copy), augmentation by Keras' Random* preprocessing layers plus

@@ -68,10 +68,19 @@ def session_config(cfg: Config | None = None) -> tf.ConfigProto:
 
 
 def split_batch(x, towers: int) -> list:
-    """Split along the batch axis into `towers` parts whose sizes differ by at most one."""
+    """Split along the batch axis into `towers` parts whose sizes differ by at most one.
+
+    No part is ever empty (oneDNN's convolutions fail on an empty batch): a batch of fewer than
+    `towers` rows, like a single image to predict, is padded with copies of its first row. Callers
+    keep only the first len(x) rows of whatever they concatenate back.
+    """
     if towers == 1:
         return [x]
     n = tf.shape(x)[0]
+    # tf.cond, so that a full batch passes through untouched rather than copied by a concat.
+    x = tf.cond(n < towers, lambda: tf.concat([x, tf.gather(x, tf.zeros([towers - n], tf.int32))], axis=0),
+                lambda: x)
+    n = tf.maximum(n, towers)
     sizes = n // towers + tf.cast(tf.range(towers) < n % towers, tf.int32)
     return tf.split(x, sizes, num=towers)
 
@@ -127,7 +136,7 @@ def _eval_tower(cfg: Config, stats: dict, num_classes: int, compute_dtype):
     images = tf.placeholder(tf.uint8, [None, size, size, channels], name="images")
     logits = tf.concat([build_logits(tf.cast(part, compute_dtype), cfg.model, num_classes, training=False,
                                      input_stats=stats)
-                        for part in split_batch(images, tower_count(cfg))], axis=0)
+                        for part in split_batch(images, tower_count(cfg))], axis=0)[:tf.shape(images)[0]]
     tf.nn.softmax(logits, name="probabilities")
     return images, logits
 
@@ -170,7 +179,8 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
                 # Batch norm normalises each tower with its own batch statistics ("ghost" batches);
                 # the moving averages follow the first tower only, so they move once per step.
                 del tf.get_collection_ref(tf.GraphKeys.UPDATE_OPS)[update_ops:]
-        logits, y = tf.concat(tower_logits, axis=0), tf.concat(tower_labels, axis=0)
+        n = tf.shape(batch_index)[0]  # the real rows: split_batch may pad a tiny last batch
+        logits, y = tf.concat(tower_logits, axis=0)[:n], tf.concat(tower_labels, axis=0)[:n]
 
         targets = tf.one_hot(y, num_classes)
         if cfg.train.label_smoothing:

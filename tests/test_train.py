@@ -60,6 +60,15 @@ def test_two_towers_with_batch_norm_learn_as_well_as_one(tmp_path, tiny_data):
     assert accuracy[2] >= 0.9 and accuracy[2] >= accuracy[1] - 0.05
 
 
+def test_a_last_batch_smaller_than_the_towers_trains(tmp_path, tiny_data):
+    # 96 images in batches of 19: every epoch ends with a batch of one image for two towers.
+    run = run_training(tmp_path, tiny_data, "remainder", **{"train.towers": 2, "train.batch_size": 19,
+                                                            "train.epochs": 3})
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert len(rows) == 3 and all(math.isfinite(float(r["train_loss"])) for r in rows)
+    assert float(rows[-1]["valid_acc"]) >= 0.9
+
+
 def test_save_restore_gives_identical_logits(tmp_path, tiny_data):
     run = run_training(tmp_path, tiny_data, "restore")
     images = np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
