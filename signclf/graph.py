@@ -77,9 +77,9 @@ def split_batch(x, towers: int) -> list:
     if towers == 1:
         return [x]
     n = tf.shape(x)[0]
-    # tf.cond, so that a full batch passes through untouched rather than copied by a concat.
-    x = tf.cond(n < towers, lambda: tf.concat([x, tf.gather(x, tf.zeros([towers - n], tf.int32))], axis=0),
-                lambda: x)
+    # (A tf.cond that skipped the concat for full batches measured no faster for inference and
+    # made training steps 15-40% slower.)
+    x = tf.concat([x, tf.gather(x, tf.zeros([tf.maximum(towers - n, 0)], tf.int32))], axis=0)
     n = tf.maximum(n, towers)
     sizes = n // towers + tf.cast(tf.range(towers) < n % towers, tf.int32)
     return tf.split(x, sizes, num=towers)
