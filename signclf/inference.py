@@ -6,6 +6,7 @@ are averaged (Cireşan et al.'s recipe for GTSRB).
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +48,8 @@ class LoadedRun:
         from signclf.graph import build_inference_graph, session_config
 
         tf.disable_eager_execution()
+        # Towers do not change inference's maths: pick them for this machine, not the training one.
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=0))
         self.cfg, self.stats, self.class_names = cfg, stats, class_names
         self.net = build_inference_graph(cfg, stats, len(class_names))
         self.sess = tf.Session(graph=self.net.graph, config=session_config(cfg))
