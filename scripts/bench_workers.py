@@ -1,9 +1,6 @@
 #!/usr/bin/env python3
 """The benchmark's workers: one framework each (signclf, tf.keras, PyTorch), driven by
 scripts/benchmark.py over a pipe. See that file for what is measured and how.
-
-A builder returns (about, window, close) for one phase: window() → {metric: img/s}, close()
-releases the phase's session or model.
 """
 
 from __future__ import annotations

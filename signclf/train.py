@@ -8,6 +8,7 @@ learning rate the uninterrupted run would have used.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import random
@@ -144,7 +145,7 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
     cfg, run = _prepare_run(cfg, run_dir, resume, force, log)
     # Save the tower count actually used (auto depends on the machine): it decides which
     # augmentation and dropout draws each image gets, so a resume elsewhere must use the same.
-    cfg.train.towers = tower_count(cfg)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=tower_count(cfg)))
     tc = cfg.train
     _seed_everything(tc.seed)
 
