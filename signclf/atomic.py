@@ -39,3 +39,12 @@ def atomic_write_text(path, text: str) -> Path:
 
 def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def remove_stale_temps(folder) -> list[Path]:
+    """Delete temp files that a killed process left mid-`atomic_write` in `folder` (the real
+    files beside them are intact: the rename never happened). Returns what was removed."""
+    stale = sorted(Path(folder).glob(".*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale

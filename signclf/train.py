@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
-from signclf.atomic import atomic_write_json, atomic_write_text
+from signclf.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
 from signclf.config import Config, architecture_diff, config_to_yaml, load_config
 from signclf.errors import ConfigError, SignclfError
 
@@ -106,6 +106,7 @@ def _prepare_run(cfg: Config, run_dir, resume, force, log):
         raise ConfigError(f"--resume {run}: the config differs from the run's in the architecture "
                           f"({', '.join(differ)}); start a new run or use train.finetune_from")
     log(f"resuming {run}")
+    remove_stale_temps(run)  # a kill -9 during a save leaves one; the file it was replacing is intact
     return cfg, run
 
 
