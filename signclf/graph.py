@@ -135,10 +135,16 @@ def _eval_tower(cfg: Config, stats: dict, num_classes: int, compute_dtype):
     size, channels = cfg.data.image_size, cfg.input_channels
     images = tf.placeholder(tf.uint8, [None, size, size, channels], name="images")
     logits = tf.concat([build_logits(tf.cast(part, compute_dtype), cfg.model, num_classes, training=False,
-                                     input_stats=stats)
+                                     input_stats=stats, blocked_conv=_blocked_conv())
                         for part in split_batch(images, tower_count(cfg))], axis=0)[:tf.shape(images)[0]]
     tf.nn.softmax(logits, name="probabilities")
     return images, logits
+
+
+def _blocked_conv() -> bool:
+    # A narrow conv0 + pool runs blocked on a CPU (model._conv_then_pool: same function, fewer
+    # idle vector lanes); a GPU's cuDNN handles narrow layers well and would only see the extra work.
+    return not gpu_names()
 
 
 def _use_float16(cfg: Config) -> bool:
@@ -173,7 +179,8 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
             if cfg.augment.enabled:
                 x, y = augment_batch(x, y, cfg.augment, seed, mirror_table)
             tower_logits.append(build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
-                                             dropout_seed=seed + tf.constant([1, 0], tf.int64), input_stats=stats))
+                                             dropout_seed=seed + tf.constant([1, 0], tf.int64), input_stats=stats,
+                                             blocked_conv=_blocked_conv()))
             tower_labels.append(y)
             if t > 0:
                 # Batch norm normalises each tower with its own batch statistics ("ghost" batches);

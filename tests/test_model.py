@@ -88,3 +88,41 @@ def test_standardisation_folded_into_conv0_equals_normalising_first(padding):
         sess.run(tf.global_variables_initializer())
         a, b = sess.run([folded, first])
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("channels,kernel,depth,stats", [(3, 5, 6, True), (1, 5, 6, False), (3, 3, 8, True)])
+def test_blocked_conv0_is_the_same_function_with_the_same_gradients(channels, kernel, depth, stats):
+    # The CPU path computes conv0 + pool as one stride-2 convolution; values and gradients must
+    # match the plain layers, or a run trained on a CPU would mean something else on a GPU.
+    cfg = load_config(None, [f"model.conv=[{{kernel: {kernel}, depth: {depth}}}, {{kernel: 5, depth: 16}}]"])
+    input_stats = {"mean": [90.0, 80.0, 70.0][:channels], "std": [50.0, 60.0, 40.0][:channels]} if stats else None
+    rng = np.random.default_rng(4)
+    raw = rng.integers(0, 256, (6, 32, 32, channels)).astype(np.float32)
+    raw = raw if stats else (raw - 128) / 64
+    with tf.Graph().as_default(), tf.Session() as sess:
+        images = tf.constant(raw)
+        plain = build_logits(images, cfg.model, 43, input_stats=input_stats)
+        blocked = build_logits(images, cfg.model, 43, input_stats=input_stats, blocked_conv=True)
+        assert len(tf.trainable_variables()) == 10  # the same variables: nothing new for the blocked path
+        assert any(op.type == "Conv2D" and op.get_attr("strides")[1] == 2 for op in tf.get_default_graph().get_operations())
+        targets = tf.constant(rng.normal(size=(6, 43)).astype(np.float32))
+        grads = [tf.gradients(tf.reduce_sum(logits * targets), tf.trainable_variables()) for logits in (plain, blocked)]
+        sess.run(tf.global_variables_initializer())
+        sess.run([v.assign(v + 0.05) for v in tf.trainable_variables() if "biases" in v.name])  # ReLU sees ± values
+        a, b, ga, gb = sess.run([plain, blocked, *grads])
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+    assert np.abs(a).max() > 0.1
+    for x, y in zip(ga, gb):
+        np.testing.assert_allclose(y, x, rtol=1e-3, atol=1e-4 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("override", ["model.batch_norm=true", "model.conv=[{kernel: 5, depth: 16}]",
+                                      "model.conv=[{kernel: 5, depth: 6, padding: SAME}]",
+                                      "model.conv=[{kernel: 4, depth: 6}]", "model.conv=[{kernel: 5, depth: 6, pool: 3}]",
+                                      "model.conv=[{kernel: 5, depth: 6, stride: 2}]"])
+def test_blocked_conv0_only_where_it_is_exact_and_faster(override):
+    cfg = load_config(None, [override])
+    with tf.Graph().as_default() as graph:
+        build_logits(tf.zeros([2, 32, 32, 3]), cfg.model, 43, blocked_conv=True)
+        gathers = [op for op in graph.get_operations() if op.type == "GatherV2"]
+    assert not gathers, f"{override} should keep the plain convolution"
