@@ -104,7 +104,8 @@ def test_blocked_conv0_is_the_same_function_with_the_same_gradients(channels, ke
         plain = build_logits(images, cfg.model, 43, input_stats=input_stats)
         blocked = build_logits(images, cfg.model, 43, input_stats=input_stats, blocked_conv=True)
         assert len(tf.trainable_variables()) == 10  # the same variables: nothing new for the blocked path
-        assert any(op.type == "Conv2D" and op.get_attr("strides")[1] == 2 for op in tf.get_default_graph().get_operations())
+        ops = tf.get_default_graph().get_operations()
+        assert any(op.type == "Conv2D" and op.get_attr("strides")[1] == 2 for op in ops)
         targets = tf.constant(rng.normal(size=(6, 43)).astype(np.float32))
         grads = [tf.gradients(tf.reduce_sum(logits * targets), tf.trainable_variables()) for logits in (plain, blocked)]
         sess.run(tf.global_variables_initializer())
@@ -118,7 +119,8 @@ def test_blocked_conv0_is_the_same_function_with_the_same_gradients(channels, ke
 
 @pytest.mark.parametrize("override", ["model.batch_norm=true", "model.conv=[{kernel: 5, depth: 16}]",
                                       "model.conv=[{kernel: 5, depth: 6, padding: SAME}]",
-                                      "model.conv=[{kernel: 4, depth: 6}]", "model.conv=[{kernel: 5, depth: 6, pool: 3}]",
+                                      "model.conv=[{kernel: 4, depth: 6}]",
+                                      "model.conv=[{kernel: 5, depth: 6, pool: 3}]",
                                       "model.conv=[{kernel: 5, depth: 6, stride: 2}]"])
 def test_blocked_conv0_only_where_it_is_exact_and_faster(override):
     cfg = load_config(None, [override])
