@@ -45,6 +45,36 @@ def test_same_step_same_result_other_step_different(batch):
     assert a.min() >= 0 and a.max() <= 255 and np.isfinite(a).all()
 
 
+def _sequential_colour_ops(x, cfg, seed):
+    """brightness → contrast → saturation → hue one after another, the textbook way (the
+    reference for augment's composed per-image map; same random draws)."""
+    from signclf.augment import _hue_matrices, _per_image, _uniform
+
+    n = tf.shape(x)[0]
+    x = x + _per_image(_uniform([n], seed, 7, -1.0, 1.0) * (cfg.brightness * 255))
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    x = (x - mean) * _per_image(1 + _uniform([n], seed, 8, -1.0, 1.0) * cfg.contrast) + mean
+    if int(x.shape[-1]) == 3:
+        gray = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+        x = gray + (x - gray) * _per_image(1 + _uniform([n], seed, 9, -1.0, 1.0) * cfg.saturation)
+        x = tf.einsum("nij,nhwj->nhwi", _hue_matrices(_uniform([n], seed, 10, -1.0, 1.0) * (cfg.hue * 2 * np.pi)), x)
+    return tf.clip_by_value(x, 0.0, 255.0)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_colour_ops_composed_into_one_map_equal_applying_them_in_turn(channels):
+    cfg = AugmentConfig(enabled=True, rotation=0, shift=0, scale=0, shear=0, gamma=0,
+                        brightness=0.2, contrast=0.3, saturation=0.4, hue=0.1)
+    images = np.random.default_rng(1).integers(0, 256, (8, 16, 16, channels)).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        seed = tf.constant([5, 9], tf.int64)
+        x = tf.constant(images)
+        composed, _ = augment_batch(x, tf.zeros([8], tf.int64), cfg, seed)
+        a, b = sess.run([composed, _sequential_colour_ops(x, cfg, seed)])
+    np.testing.assert_allclose(a, b, atol=2e-3)
+    assert np.abs(a - images).mean() > 5  # the ops did something
+
+
 def test_pure_shift_moves_pixels(batch):
     img = np.zeros((1, 32, 32, 1), np.uint8)
     img[0, 16, 16] = 255
