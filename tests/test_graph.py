@@ -64,3 +64,17 @@ def test_towers_compute_the_same_probabilities_as_one_graph(batch_norm):
         assert names == sorted(weights)  # towers share one set of variables
     assert out[3].shape == (37, 43)
     np.testing.assert_allclose(out[3], out[1], atol=1e-6)
+
+
+def test_blocked_conv0_on_a_cpu_plain_convolutions_on_a_gpu(monkeypatch):
+    # LeNet-5's 3→6 conv0 runs blocked (a stride-2 convolution) only where it is faster: on a CPU.
+    cfg = load_config(None, [])
+
+    def conv_strides():
+        net = build_inference_graph(cfg, STATS, 43)
+        return sorted(op.get_attr("strides")[1] for op in net.graph.get_operations() if op.type == "Conv2D")
+
+    monkeypatch.setattr(graph_module, "gpu_names", lambda: [])
+    assert 2 in conv_strides()
+    monkeypatch.setattr(graph_module, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    assert set(conv_strides()) == {1}
