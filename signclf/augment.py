@@ -69,7 +69,7 @@ def _geometric(x, cfg: AugmentConfig, seed):
 
 
 _TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LUMA = _TO_YIQ[0]  # Y, the luma weights
 
 
 def _hue_matrices(angle):
@@ -157,7 +157,7 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
         if int(x.shape[-1]) == 1:
             x = x * a[:, :, :, None] + b[:, None, None, :]
         else:  # a batched matmul over the pixels (oneDNN's einsum for the same took 1.5× as long)
-            pixels = tf.reshape(x, [tf.shape(x)[0], -1, 3])
+            pixels = tf.reshape(x, [n, -1, 3])
             x = tf.reshape(tf.matmul(pixels, a, transpose_b=True) + b[:, None, :], tf.shape(x))
     if cfg.gamma:
         x = tf.clip_by_value(x, 0.0, 255.0)
