@@ -107,10 +107,9 @@ def time_cli_predict(run: Path, folder: Path, n: int) -> dict:
 
 
 def time_in_process(run: Path, folder: Path, n: int, repeats: int) -> dict:
-    from signclf.cli import _import_tensorflow, _quiet_tensorflow
+    from signclf.tensorflow_import import import_tensorflow
 
-    _quiet_tensorflow(False)
-    _import_tensorflow(False)
+    import_tensorflow(False)
     from signclf.inference import Committee
     from signclf.predict import predict_files, to_json_line
 

@@ -13,43 +13,9 @@ import sys
 import click
 
 from signclf import __version__
+from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors
-
-
-def _quiet_tensorflow(verbose: bool) -> None:
-    """TensorFlow's start-up chatter hides our output; keep it only with --verbose."""
-    if verbose:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    import warnings
-
-    warnings.filterwarnings("ignore", module="tensorflow")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-def _import_tensorflow(verbose: bool) -> None:
-    """Import TensorFlow now, with stderr muted unless --verbose.
-
-    TF 2.x's C++ core logs (oneDNN, CUDA probing) before TF_CPP_MIN_LOG_LEVEL is read, so the only
-    way to keep the user's terminal clean is to point file descriptor 2 elsewhere for the import.
-    """
-    if verbose or "tensorflow" in sys.modules:
-        import tensorflow  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import absl.logging
-            import tensorflow as tf
-
-            tf.get_logger().setLevel("ERROR")
-            absl.logging.set_verbosity(absl.logging.ERROR)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from signclf.tensorflow_import import import_tensorflow, quiet_tensorflow
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +25,7 @@ def _import_tensorflow(verbose: bool) -> None:
 def main(ctx, verbose):
     """Train, evaluate and use traffic-sign classifiers (GTSRB), TensorFlow-1.x style."""
     ctx.obj = {"verbose": verbose}
-    _quiet_tensorflow(verbose)
+    quiet_tensorflow(verbose)
 
 
 @main.command()
@@ -83,7 +49,7 @@ def train(ctx, config_path, overrides, run_dir, resume, force, no_progress):
     cfg = load_config(config_path, overrides)  # no --config: the documented defaults (LeNet-5)
     if resume and run_dir:
         raise click.UsageError("--run-dir and --resume are exclusive: the resumed run stays where it is")
-    _import_tensorflow(ctx.obj["verbose"])
+    import_tensorflow(ctx.obj["verbose"])
     from signclf.train import train as run_training
 
     run_training(cfg, run_dir=run_dir, resume=resume, force=force, progress=not no_progress)
@@ -103,7 +69,7 @@ def evaluate(ctx, runs, split, data_path, batch_size, as_json):
     from signclf.rundir import resolve_run
 
     run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-    _import_tensorflow(ctx.obj["verbose"])
+    import_tensorflow(ctx.obj["verbose"])
     from signclf.evaluate import evaluate as run_evaluation
     from signclf.evaluate import format_report
 
@@ -128,7 +94,7 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
     from signclf.rundir import resolve_run
 
     run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-    _import_tensorflow(ctx.obj["verbose"])
+    import_tensorflow(ctx.obj["verbose"])
     from tqdm import tqdm
 
     from signclf.inference import Committee
@@ -162,29 +128,6 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
         sys.exit(1)
 
 
-@click.command("preview")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="YAML config whose data/augment to show.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
-@click.option("--out", default="augment-preview.png", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--rows", default=8, show_default=True, type=click.IntRange(1, 43), help="Training images (rows).")
-@click.option("--variants", default=7, show_default=True, type=click.IntRange(1, 32), help="Augmented draws per image.")
-@click.pass_context
-def preview(ctx, config_path, overrides, out, rows, variants):
-    """Write a PNG grid of preprocessed training images and their augmentations."""
-    from signclf.config import load_config
-
-    cfg = load_config(config_path, overrides)
-    cfg.augment.enabled = True
-    _import_tensorflow(ctx.find_root().obj["verbose"])
-    from signclf.preview import write_preview
-
-    click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: preprocessed; then augmented)")
-
-
-from signclf.cli_data import data_group  # noqa: E402  (after main: the data group is its own module)
-
-data_group.add_command(preview)
 main.add_command(data_group)
 
 if __name__ == "__main__":

@@ -84,3 +84,24 @@ def synth(out, per_class, seed):
     except OSError as e:
         raise SignclfError(f"{out}: cannot write the dataset ({e.strerror or e}); choose a writable --out")
     click.echo(f"wrote {result['train']:,} training and {result['valid']:,} validation images to {out}")
+
+
+@data_group.command("preview")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config whose data/augment to show.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
+@click.option("--out", default="augment-preview.png", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--rows", default=8, show_default=True, type=click.IntRange(1, 43), help="Training images (rows).")
+@click.option("--variants", default=7, show_default=True, type=click.IntRange(1, 32), help="Augmented draws per image.")
+@click.pass_context
+def preview(ctx, config_path, overrides, out, rows, variants):
+    """Write a PNG grid of preprocessed training images and their augmentations."""
+    from signclf.config import load_config
+    from signclf.tensorflow_import import import_tensorflow
+
+    cfg = load_config(config_path, overrides)
+    cfg.augment.enabled = True
+    import_tensorflow(ctx.find_root().obj["verbose"])
+    from signclf.preview import write_preview
+
+    click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: preprocessed; then augmented)")
