@@ -104,53 +104,35 @@ def signclf_phase(args, phase, x, y, stats, num_classes):
     import tensorflow.compat.v1 as tf
 
     from signclf.augment import gtsrb_mirror_table
-    from signclf.graph import build_train_graph, describe_device, session_config
+    from signclf.device import Device
     from signclf.inference import LoadedRun
-    from signclf.train import _seed_everything, epoch_order, learning_rate
+    from signclf.trainer import Trainer
 
     tf.disable_eager_execution()
-    about = {"device": describe_device(), "version": f"tensorflow {tf.__version__} (compat.v1 graph + Session)"}
     cfg = signclf_config(args.batch_size, phase == "train_aug")
     if phase == "infer":
         # The product's own inference path (LoadedRun.probabilities, as evaluate and predict use),
         # with random weights: speed does not depend on them.
         run = LoadedRun.untrained(cfg, stats, [str(c) for c in range(num_classes)])
+        about = {"device": run.device.describe(), "version": f"tensorflow {tf.__version__} (compat.v1 graph + Session)"}
         images = inference_images(x, args.infer_images)
         run.probabilities(images[:2048])  # warm-up
         return about, lambda: {"img_s": rate(lambda: run.probabilities(images), len(images))}, run.close
 
-    # The set-up of signclf.train.train, minus the run directory and the checkpoint writer.
-    tc = cfg.train
-    _seed_everything(tc.seed)
+    # The product's training step (signclf.trainer), as `signclf train` runs it without a run directory.
+    device = Device.for_training(cfg.train)
+    about = {"device": device.describe(), "version": f"tensorflow {tf.__version__} (compat.v1 graph + Session)"}
     mirror = gtsrb_mirror_table(num_classes) if cfg.augment.mirror_prob > 0 else None
-    g = build_train_graph(cfg, stats, num_classes, x.shape, mirror)
-    sess = tf.Session(graph=g.graph, config=session_config(cfg))
-    with g.graph.as_default():
-        sess.run([tf.global_variables_initializer()])
-    sess.run(g.data_init, {g.images_source: x, g.labels_source: y})
-    state = g.state.read(sess)
-    n = len(x)
-    steps_per_epoch = math.ceil(n / tc.batch_size)
+    trainer = Trainer.start(cfg, stats, num_classes, x, y, device, mirror)
 
     def steps():
-        # The body of signclf.train._loop's step loop, minus the progress bar (as --no-progress) and the
-        # signal check: same index feed, schedule call, fetches, divergence check and running sums.
         epoch = 0
         while True:
-            order = epoch_order(tc.seed, epoch, n)
-            loss_sum, correct, seen = 0.0, 0, 0
-            for step in range(steps_per_epoch):
-                idx = order[step * tc.batch_size:(step + 1) * tc.batch_size]
-                lr = learning_rate(tc, epoch + step / steps_per_epoch, state["lr_scale"])
-                _, loss, batch_correct = sess.run([g.train_op, g.loss, g.correct],
-                                                  {g.batch_index: idx, g.learning_rate: lr})
-                if not np.isfinite(loss):
-                    raise RuntimeError(f"signclf diverged: loss {loss}")
-                loss_sum, correct, seen = loss_sum + loss * len(idx), correct + batch_correct, seen + len(idx)
-                yield len(idx)
+            for step in range(trainer.steps_per_epoch):
+                yield trainer.step(epoch, step)[2]
             epoch += 1
 
-    return about, StepWindow(steps(), args.warmup, args.steps), sess.close
+    return about, StepWindow(steps(), args.warmup, args.steps), trainer.close
 
 
 def keras_model(stats, num_classes, augment: bool):

@@ -18,8 +18,8 @@ slow whichever window they overlap; medians of the windows (img/s) and the media
 per-round paired ratios (signclf ÷ other, windows seconds apart) keep that from deciding.
 
 The frameworks, kept as alike as each one's usual way of training allows:
-- signclf: the product's own path: `build_train_graph` (data held in the graph, a step feeds
-  indices), driven by the same per-step code as `signclf.train._loop`; inference through
+- signclf: the product's own path: `signclf.trainer.Trainer` (data held in the graph, a step feeds
+  indices), the very step `signclf train` runs; inference through
   `LoadedRun.probabilities`, as evaluate and predict use it (random weights).
 - keras: a Sequential model, `model.fit` on the uint8 arrays in memory with shuffle=True; the
   pixels are normalised inside the model by a Normalization layer holding the same mean/std as

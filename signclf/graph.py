@@ -7,64 +7,17 @@ predictions see exactly the same function of the pixels.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import tensorflow.compat.v1 as tf
 
 from signclf.augment import augment_batch
 from signclf.config import Config
+from signclf.device import Device
 from signclf.model import build_logits, weight_decay
 
 # Static loss scale for float16 training: keeps small gradients from flushing to zero.
 _LOSS_SCALE = 1024.0
-
-
-def gpu_names() -> list[str]:
-    return [d.name for d in tf.config.list_physical_devices("GPU")]
-
-
-def describe_device() -> str:
-    gpus = gpu_names()
-    if gpus:
-        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
-        return f"GPU ({details.get('device_name', gpus[0])}{f', {len(gpus)} visible' if len(gpus) > 1 else ''})"
-    return f"CPU ({os.cpu_count()} cores)"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # what this process may use, not what the host has
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def tower_count(cfg: Config) -> int:
-    """How many towers split each batch (train.towers; 0 = auto).
-
-    On a CPU, LeNet-sized convolutions are too small for oneDNN to spread one op over several
-    cores efficiently: two single-threaded towers, each taking half the batch, run 1.3× faster
-    than one two-threaded graph on 2 cores. Auto = one tower per core, each at least 32 images.
-    A GPU runs one tower: it parallelises inside each op.
-    """
-    if gpu_names():
-        return 1
-    if cfg.train.towers:
-        return cfg.train.towers
-    return max(1, min(usable_cores(), cfg.train.batch_size // 32, 8))
-
-
-def session_config(cfg: Config | None = None) -> tf.ConfigProto:
-    config = tf.ConfigProto(allow_soft_placement=True)
-    config.gpu_options.allow_growth = True  # share the GPU politely with other processes
-    if cfg is not None and cfg.train.xla:
-        config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
-    towers = tower_count(cfg) if cfg is not None else 1
-    if towers > 1:
-        # The towers run side by side (inter-op); each op gets its share of the cores (intra-op).
-        config.inter_op_parallelism_threads = towers
-        config.intra_op_parallelism_threads = max(1, usable_cores() // towers)
-    return config
 
 
 def split_batch(x, towers: int) -> list:
@@ -77,8 +30,7 @@ def split_batch(x, towers: int) -> list:
     if towers == 1:
         return [x]
     n = tf.shape(x)[0]
-    # (A tf.cond that skipped the concat for full batches measured no faster for inference and
-    # made training steps 15-40% slower.)
+    # Pad unconditionally: a tf.cond around the concat would put a branch into every training step.
     x = tf.concat([x, tf.gather(x, tf.zeros([tf.maximum(towers - n, 0)], tf.int32))], axis=0)
     n = tf.maximum(n, towers)
     sizes = n // towers + tf.cast(tf.range(towers) < n % towers, tf.int32)
@@ -92,8 +44,8 @@ class TrainState:
               "best_epoch": tf.int64, "bad_epochs": tf.int64, "lr_scale": tf.float32, "plateau_bad_epochs": tf.int64,
               # the interrupted epoch's running train loss/accuracy, so its metrics.csv row covers all its steps
               "epoch_loss_sum": tf.float64, "epoch_correct": tf.int64, "epoch_seen": tf.int64}
-    # Added after the first release: checkpoints written before them restore without them (as 0).
-    ADDED_LATER = ("epoch_loss_sum", "epoch_correct", "epoch_seen")
+    # Checkpoints of runs from format 1 lack these; they restore as 0 (a resume at an epoch boundary).
+    OPTIONAL = ("epoch_loss_sum", "epoch_correct", "epoch_seen")
 
     def __init__(self):
         with tf.variable_scope("train_state"):
@@ -131,33 +83,28 @@ class TrainGraph:
     eval_logits: tf.Tensor
 
 
-def _eval_tower(cfg: Config, stats: dict, num_classes: int, compute_dtype):
+def _compute_dtype(device: Device):
+    return tf.float16 if device.float16 else tf.float32
+
+
+def _eval_tower(cfg: Config, stats: dict, num_classes: int, device: Device):
     size, channels = cfg.data.image_size, cfg.input_channels
     images = tf.placeholder(tf.uint8, [None, size, size, channels], name="images")
-    logits = tf.concat([build_logits(tf.cast(part, compute_dtype), cfg.model, num_classes, training=False,
-                                     input_stats=stats, blocked_conv=_blocked_conv())
-                        for part in split_batch(images, tower_count(cfg))], axis=0)[:tf.shape(images)[0]]
+    logits = tf.concat([build_logits(tf.cast(part, _compute_dtype(device)), cfg.model, num_classes, training=False,
+                                     input_stats=stats, blocked_conv=device.blocked_conv)
+                        for part in split_batch(images, device.towers)], axis=0)[:tf.shape(images)[0]]
     tf.nn.softmax(logits, name="probabilities")
     return images, logits
 
 
-def _blocked_conv() -> bool:
-    # A narrow conv0 + pool runs blocked on a CPU (model._conv_then_pool: same function, fewer
-    # idle vector lanes); a GPU's cuDNN handles narrow layers well and would only see the extra work.
-    return not gpu_names()
-
-
-def _use_float16(cfg: Config) -> bool:
-    return bool(cfg.train.mixed_precision and gpu_names())
-
-
-def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, mirror_table=None) -> TrainGraph:
+def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, device: Device,
+                      mirror_table=None) -> TrainGraph:
     """Graph whose training data lives in a (non-checkpointed) variable: a step feeds only indices."""
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(cfg.train.seed)
         state = TrainState()
-        compute_dtype = tf.float16 if _use_float16(cfg) else tf.float32
+        compute_dtype = _compute_dtype(device)
 
         # uint8 images in device memory; float conversion happens per batch, on the device.
         images_source = tf.placeholder(tf.uint8, train_shape, name="images_source")
@@ -170,7 +117,7 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
         batch_index = tf.placeholder(tf.int32, [None], name="batch_index")
         step_seed = tf.stack([tf.constant(cfg.train.seed, tf.int64), state.global_step])
         tower_logits, tower_labels = [], []
-        for t, index in enumerate(split_batch(batch_index, tower_count(cfg))):
+        for t, index in enumerate(split_batch(batch_index, device.towers)):
             # Each tower draws its own augmentation and dropout: (seed + t·large prime, step).
             seed = step_seed + tf.constant([t * 1_000_003, 0], tf.int64)
             update_ops = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
@@ -180,7 +127,7 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
                 x, y = augment_batch(x, y, cfg.augment, seed, mirror_table)
             tower_logits.append(build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
                                              dropout_seed=seed + tf.constant([1, 0], tf.int64), input_stats=stats,
-                                             blocked_conv=_blocked_conv()))
+                                             blocked_conv=device.blocked_conv))
             tower_labels.append(y)
             if t > 0:
                 # Batch norm normalises each tower with its own batch statistics ("ghost" batches);
@@ -208,7 +155,7 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, m
             else:
                 train_op = optimizer.minimize(total_loss, global_step=state.global_step, var_list=params)
 
-        eval_images, eval_logits = _eval_tower(cfg, stats, num_classes, compute_dtype)
+        eval_images, eval_logits = _eval_tower(cfg, stats, num_classes, device)
         eval_labels = tf.placeholder(tf.int64, [None], name="labels")
         eval_loss_sum = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=eval_labels,
                                                                                       logits=eval_logits))
@@ -225,10 +172,10 @@ class InferenceGraph:
     probabilities: tf.Tensor
 
 
-def build_inference_graph(cfg: Config, stats: dict, num_classes: int) -> InferenceGraph:
+def build_inference_graph(cfg: Config, stats: dict, num_classes: int, device: Device) -> InferenceGraph:
     graph = tf.Graph()
     with graph.as_default():
-        images, logits = _eval_tower(cfg, stats, num_classes, tf.float16 if _use_float16(cfg) else tf.float32)
+        images, logits = _eval_tower(cfg, stats, num_classes, device)
         probabilities = graph.get_tensor_by_name("probabilities:0")
     return InferenceGraph(graph, images, logits, probabilities)
 

@@ -6,7 +6,6 @@ are averaged (Cireşan et al.'s recipe for GTSRB).
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,14 +44,14 @@ class LoadedRun:
     def _start(self, cfg, stats, class_names):
         import tensorflow.compat.v1 as tf
 
-        from signclf.graph import build_inference_graph, session_config
+        from signclf.device import Device
+        from signclf.graph import build_inference_graph
 
         tf.disable_eager_execution()
-        # Towers do not change inference's maths: pick them for this machine, not the training one.
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=0))
         self.cfg, self.stats, self.class_names = cfg, stats, class_names
-        self.net = build_inference_graph(cfg, stats, len(class_names))
-        self.sess = tf.Session(graph=self.net.graph, config=session_config(cfg))
+        self.device = Device.for_inference(cfg.train.mixed_precision)
+        self.net = build_inference_graph(cfg, stats, len(class_names), self.device)
+        self.sess = tf.Session(graph=self.net.graph, config=self.device.session_config())
         self._pool = None  # threads for overlapping chunks, made on first use
 
     def probabilities(self, images_rgb, batch_size: int = 1024) -> np.ndarray:

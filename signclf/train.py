@@ -1,17 +1,14 @@
-"""The training loop: data → graph → Session, an epoch at a time, with last/best checkpoints.
+"""`signclf train`: data → Trainer → an epoch at a time, with last/best checkpoints and a run directory
+that is consistent after every epoch, interruption or crash.
 
-Reproducibility is designed in: the epoch's shuffle is a function of (seed, epoch), augmentation
-and dropout are stateless functions of (seed, global step), and every counter lives in the
-checkpoint. So `--resume` after an interruption continues with exactly the batches, transforms and
-learning rate the uninterrupted run would have used.
+The step itself and the state it carries live in trainer.py; this module adds what a run needs
+around them: the run directory, resume, signals, progress bars, metrics and the summary.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import platform
-import random
 import signal
 import sys
 import time
@@ -22,34 +19,13 @@ import numpy as np
 from signclf import rundir
 from signclf.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
 from signclf.config import Config, architecture_diff, config_to_yaml, load_config
+from signclf.device import Device
 from signclf.errors import ConfigError, SignclfError
+from signclf.trainer import Diverged, Progress, Trainer
 
 
 class TrainingStopped(SignclfError):
     """Interrupted (130/143) or diverged (1): the run directory is consistent and resumable."""
-
-
-def learning_rate(tc, epoch_progress: float, lr_scale: float) -> float:
-    """The schedule as a pure function of (fractional) epoch; plateau decay enters via lr_scale."""
-    base, e = tc.learning_rate, epoch_progress
-    if tc.lr_schedule == "exponential":
-        lr = base * tc.lr_decay ** e
-    elif tc.lr_schedule == "step":
-        lr = base * tc.lr_decay ** (int(e) // tc.lr_step_epochs)
-    elif tc.lr_schedule == "cosine":
-        lr = tc.lr_min + (base - tc.lr_min) * 0.5 * (1 + math.cos(math.pi * min(e / tc.epochs, 1.0)))
-    elif tc.lr_schedule == "plateau":
-        lr = max(base * lr_scale, tc.lr_min)
-    else:
-        lr = base
-    if tc.warmup_epochs > 0 and e < tc.warmup_epochs:
-        lr *= max(e / tc.warmup_epochs, 1e-3)
-    return lr
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """Shuffle by index permutation, a function of (seed, epoch) only."""
-    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
 
 
 class _StopSignals:
@@ -79,14 +55,6 @@ class _StopSignals:
             signal.signal(sig, handler)
 
 
-def _seed_everything(seed: int) -> None:
-    import tensorflow.compat.v1 as tf
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    tf.set_random_seed(seed)
-
-
 def _versions() -> dict:
     import tensorflow as tf2
 
@@ -94,9 +62,9 @@ def _versions() -> dict:
 
 
 def _prepare_run(cfg: Config, run_dir, resume, force, log):
-    """Resolve the config and run directory for a new or resumed run."""
+    """The run directory for a new run, or the checked one of a resumed run."""
     if resume is None:
-        return cfg, rundir.new_run_dir(cfg.name, run_dir, force)
+        return rundir.new_run_dir(cfg.name, run_dir, force)
     run = Path(resume)
     if not (run / "config.yaml").is_file():
         raise SignclfError(f"{run}: not a signclf run directory (no config.yaml); nothing to resume")
@@ -107,48 +75,36 @@ def _prepare_run(cfg: Config, run_dir, resume, force, log):
                           f"({', '.join(differ)}); start a new run or use train.finetune_from")
     log(f"resuming {run}")
     remove_stale_temps(run)  # a kill -9 during a save leaves one; the file it was replacing is intact
-    return cfg, run
+    return run
 
 
 def _write_run_files(run: Path, cfg: Config, stats: dict, class_names, train_n: int, valid_n: int) -> None:
     atomic_write_text(run / "config.yaml", config_to_yaml(cfg))
     atomic_write_json(run / "class_names.json", list(class_names))
     atomic_write_json(run / "preprocess.json", {"color": cfg.preprocess.color,
-                                                       "equalize": cfg.preprocess.equalize,
-                                                       "image_size": cfg.data.image_size, "stats": stats,
-                                                       "computed_on": f"{train_n} training images",
-                                                       "valid_images": valid_n})
-
-
-def _evaluate(sess, g, images, labels, batch_size):
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(images), batch_size):
-        batch_loss, batch_correct = sess.run([g.eval_loss_sum, g.eval_correct],
-                                             {g.eval_images: images[start:start + batch_size],
-                                              g.eval_labels: labels[start:start + batch_size]})
-        loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
-    return loss_sum / len(images), correct / len(images)
+                                                "equalize": cfg.preprocess.equalize,
+                                                "image_size": cfg.data.image_size, "stats": stats,
+                                                "computed_on": f"{train_n} training images",
+                                                "valid_images": valid_n})
 
 
 def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print, progress: bool = True) -> Path:
     """Train per `cfg`; returns the run directory. Raises SignclfError on user-facing problems."""
     import tensorflow.compat.v1 as tf
-    from tqdm import tqdm
 
     from signclf.augment import gtsrb_mirror_table
     from signclf.checkpoints import CheckpointSaver, find_checkpoint, restore
     from signclf.data.loading import load_train_valid
-    from signclf.graph import build_train_graph, describe_device, model_variables, session_config, tower_count
+    from signclf.graph import TrainState, model_variables
     from signclf.model import count_parameters
     from signclf.preprocess import compute_stats, prepare_images
 
     tf.disable_eager_execution()
-    cfg, run = _prepare_run(cfg, run_dir, resume, force, log)
-    # Save the tower count actually used (auto depends on the machine): it decides which
-    # augmentation and dropout draws each image gets, so a resume elsewhere must use the same.
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=tower_count(cfg)))
-    tc = cfg.train
-    _seed_everything(tc.seed)
+    device = Device.for_training(cfg.train)
+    # The resolved config is what the run saves: with the tower count actually used (auto depends
+    # on the machine), because it decides which augmentation and dropout draws each image gets.
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=device.towers))
+    run = _prepare_run(cfg, run_dir, resume, force, log)
 
     t_load = time.time()
     train_ds, valid_ds = load_train_valid(cfg, log)
@@ -158,150 +114,156 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
     stats = rundir.read_json(run / "preprocess.json")["stats"] if resume else compute_stats(train_x, cfg.preprocess)
     _write_run_files(run, cfg, stats, train_ds.class_names, len(train_ds), len(valid_ds))
     rundir.mark_latest(run)
-    log(f"data: {len(train_ds)} train / {len(valid_ds)} valid images, {train_ds.num_classes} classes "
+    log(f"data: {len(train_ds):,} train / {len(valid_ds):,} valid images, {train_ds.num_classes} classes "
         f"({time.time() - t_load:.1f}s to load and preprocess)")
 
     mirror = gtsrb_mirror_table(train_ds.num_classes) if cfg.augment.mirror_prob > 0 else None
-    g = build_train_graph(cfg, stats, train_ds.num_classes, train_x.shape, mirror)
-    with g.graph.as_default():
-        n_params = count_parameters()
-        saver = CheckpointSaver(run, tf.global_variables())
-        writer = tf.summary.FileWriter(str(run))
-    towers = f" × {tc.towers} towers" if tc.towers > 1 else ""
-    log(f"model: {n_params:,} parameters; device: {describe_device()}{towers}; run: {run}")
-
-    sess = tf.Session(graph=g.graph, config=session_config(cfg))
-    try:
-        with g.graph.as_default():
-            sess.run([tf.global_variables_initializer()])
-        sess.run(g.data_init, {g.images_source: train_x, g.labels_source: train_ds.labels})
+    with Trainer.start(cfg, stats, train_ds.num_classes, train_x, train_ds.labels, device, mirror) as trainer:
         del train_x  # the session holds its own copy
+        graph = trainer.g.graph
+        with graph.as_default():
+            n_params = count_parameters()
+            saver = CheckpointSaver(run, tf.global_variables())
         if resume:
-            restore(sess, find_checkpoint(run, "last"), g.graph.get_collection("variables"), "resume",
-                    may_lack={f"train_state/{name}" for name in g.state.ADDED_LATER})
-        elif tc.finetune_from:
-            restore(sess, find_checkpoint(tc.finetune_from, "best"), model_variables(g.graph),
-                    f"fine-tuning from {tc.finetune_from}")
-            log(f"initialised weights from {tc.finetune_from}")
-        return _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_params, log, progress, tqdm)
-    finally:
-        writer.close()
-        sess.close()
+            restore(trainer.sess, find_checkpoint(run, "last"), graph.get_collection("variables"), "resume",
+                    may_lack={f"train_state/{name}" for name in TrainState.OPTIONAL})
+        elif cfg.train.finetune_from:
+            restore(trainer.sess, find_checkpoint(cfg.train.finetune_from, "best"), model_variables(graph),
+                    f"fine-tuning from {cfg.train.finetune_from}")
+            log(f"initialised weights from {cfg.train.finetune_from}")
+        log(f"model: {n_params:,} parameters; device: {device.describe()}; run: {run}")
+        recorder = _Recorder(run, cfg, n_params, device, valid_n=len(valid_ds))
+        try:
+            return _run_epochs(trainer, saver, recorder, valid_x, valid_ds.labels, log, progress)
+        finally:
+            recorder.close()
 
 
-def _loop(sess, g, cfg, run, saver, writer, train_ds, valid_ds, valid_x, n_params, log, progress, tqdm):
-    import tensorflow.compat.v1 as tf
+class _Recorder:
+    """What the epochs leave in the run directory besides checkpoints: metrics.csv, summary.json,
+    TensorBoard scalars. A resumed run's wall time includes what its earlier sessions spent."""
 
-    tc = cfg.train
-    n = len(train_ds)
-    steps_per_epoch = math.ceil(n / tc.batch_size)
-    state = g.state.read(sess)
-    metrics = [r for r in rundir.read_metrics(run) if int(r["epoch"]) <= state["epoch"]]
-    # A resumed run's wall time includes what the earlier sessions spent.
-    summary_path = run / "summary.json"
-    prior_wall = rundir.read_json(summary_path).get("wall_time_s", 0.0) if summary_path.exists() else 0.0
-    started, train_time, train_images = time.time() - prior_wall, 0.0, 0
-    stopped = "completed"
+    def __init__(self, run: Path, cfg: Config, n_params: int, device: Device, valid_n: int):
+        import tensorflow.compat.v1 as tf
+
+        self.run, self.cfg, self.n_params, self.device, self.valid_n = run, cfg, n_params, device, valid_n
+        summary_path = run / "summary.json"
+        prior_wall = rundir.read_json(summary_path).get("wall_time_s", 0.0) if summary_path.exists() else 0.0
+        self.started = time.time() - prior_wall
+        self.train_time, self.train_images = 0.0, 0
+        self.metrics = rundir.read_metrics(run)
+        self.events = tf.summary.FileWriter(str(run))
+
+    def keep_epochs_up_to(self, epoch: int) -> None:
+        """On resume: forget rows of epochs the checkpoint had not reached."""
+        self.metrics = [r for r in self.metrics if int(r["epoch"]) <= epoch]
+
+    def exact_accuracy(self, acc: float) -> float:
+        """The checkpoint keeps accuracy as float32; recover the exact fraction of the validation set,
+        so every line and file states the same number."""
+        return round(acc * self.valid_n) / self.valid_n
+
+    def epoch(self, row: dict) -> None:
+        import tensorflow.compat.v1 as tf
+
+        self.metrics.append(row)
+        rundir.write_metrics(self.run, self.metrics)
+        self.events.add_summary(tf.Summary(value=[tf.Summary.Value(tag=k, simple_value=float(v))
+                                                  for k, v in row.items() if k != "epoch"]), row["epoch"])
+        self.events.flush()
+
+    def summary(self, progress: Progress, status: str) -> dict:
+        """summary.json: rewritten (atomically) every epoch, so it is current even after a crash."""
+        summary = {
+            "status": status,
+            "best_epoch": progress.best_epoch,
+            "best_valid_acc": round(self.exact_accuracy(progress.best_valid_acc), 6),
+            "epochs_completed": len(self.metrics),
+            "wall_time_s": round(time.time() - self.started, 2),
+            "train_images_per_s": round(self.train_images / self.train_time, 1) if self.train_time > 0 else None,
+            "parameters": self.n_params,
+            "device": self.device.name,
+            "config": self.cfg.name,
+            "versions": _versions(),
+        }
+        atomic_write_json(self.run / "summary.json", summary)
+        return summary
+
+    def close(self) -> None:
+        self.events.close()
+
+
+def _progress_bar(first_step: int, trainer: Trainer, epoch: int, show: bool):
+    from tqdm import tqdm
+
+    # disable=None: a bar only when stderr is a terminal, never frames in a redirected log.
+    return tqdm(range(first_step, trainer.steps_per_epoch), desc=f"epoch {epoch + 1}/{trainer.cfg.train.epochs}",
+                leave=False, disable=None if show else True, unit="batch", dynamic_ncols=True)
+
+
+def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, log, show_progress: bool) -> Path:
+    tc, run = trainer.cfg.train, recorder.run
+    progress = trainer.read_progress()
+    recorder.keep_epochs_up_to(progress.epoch)
+    status = "completed"
     with _StopSignals() as signals:
-        for epoch in range(state["epoch"], tc.epochs):
-            order = epoch_order(tc.seed, epoch, n)
-            first_step = state["step_in_epoch"] if epoch == state["epoch"] else 0
-            loss_sum, correct, seen, lr = 0.0, 0, 0, tc.learning_rate
-            if first_step:  # resuming mid-epoch: carry on the interrupted epoch's running sums
-                loss_sum, correct, seen = state["epoch_loss_sum"], state["epoch_correct"], state["epoch_seen"]
-            seen_before = seen  # images/s counts this session's steps only
-            t0 = time.time()
-            bar = tqdm(range(first_step, steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False,
-                       disable=not progress, unit="batch", dynamic_ncols=True)
-            for step in bar:
-                idx = order[step * tc.batch_size:(step + 1) * tc.batch_size]
-                lr = learning_rate(tc, epoch + step / steps_per_epoch, state["lr_scale"])
-                _, loss, batch_correct = sess.run([g.train_op, g.loss, g.correct],
-                                                  {g.batch_index: idx, g.learning_rate: lr})
-                if not np.isfinite(loss):
-                    bar.close()
-                    raise TrainingStopped(
-                        f"training diverged: loss is {loss} at epoch {epoch + 1}, step {step + 1}; the last good "
-                        f"checkpoint is kept in {saver.last_dir}. Lower train.learning_rate and resume: "
-                        f"signclf train --resume {run} --set train.learning_rate={tc.learning_rate / 10:g}")
-                loss_sum, correct, seen = loss_sum + loss * len(idx), correct + batch_correct, seen + len(idx)
-                if progress and step % 20 == 0:
-                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
-                if signals.signum is not None:
-                    bar.close()
-                    g.state.write(sess, epoch=epoch, step_in_epoch=step + 1, epoch_loss_sum=loss_sum,
-                                  epoch_correct=correct, epoch_seen=seen)
-                    saver.save_last(sess, int(sess.run(g.state.global_step)))
-                    code = 130 if signals.signum == signal.SIGINT else 143
-                    _write_summary(run, cfg, metrics, state, time.time() - started, train_images, train_time,
-                                   n_params, f"interrupted by {signal.Signals(signals.signum).name}")
-                    raise TrainingStopped(f"interrupted at epoch {epoch + 1}, step {step + 1}: checkpoint saved in "
-                                          f"{saver.last_dir}. Resume with: signclf train --resume {run}", code)
-            bar.close()
-            epoch_train_time = time.time() - t0
-            train_time, train_images = train_time + epoch_train_time, train_images + seen - seen_before
+        for epoch in range(progress.epoch, tc.epochs):
+            t0, seen_before, lr = time.time(), progress.epoch_seen, tc.learning_rate
+            bar = _progress_bar(progress.step_in_epoch, trainer, epoch, show_progress)
+            try:
+                for step in bar:
+                    try:
+                        loss, correct, n, lr = trainer.step(epoch, step, progress.lr_scale)
+                    except Diverged as e:
+                        raise TrainingStopped(
+                            f"{e}; the last good checkpoint is kept in {saver.last_dir}. Lower train.learning_rate "
+                            f"and resume: signclf train --resume {run} --set train.learning_rate="
+                            f"{tc.learning_rate / 10:g}") from None
+                    progress.add_step(loss, correct, n)
+                    if step % 20 == 0:
+                        bar.set_postfix(loss=f"{progress.train_loss:.3f}", acc=f"{progress.train_acc:.3f}",
+                                        refresh=False)
+                    if signals.signum is not None:
+                        bar.close()
+                        _save_interrupted(trainer, saver, recorder, progress, signals.signum)
+            finally:
+                bar.close()
+            train_s = time.time() - t0
+            images = progress.epoch_seen - seen_before  # images/s counts this session's steps only
+            recorder.train_time, recorder.train_images = recorder.train_time + train_s, recorder.train_images + images
 
-            valid_loss, valid_acc = _evaluate(sess, g, valid_x, valid_ds.labels, tc.eval_batch_size)
-            state = _end_of_epoch_state(state, tc, epoch, valid_acc)
-            g.state.write(sess, **{k: state[k] for k in state if k != "global_step"})
-            step_no = int(sess.run(g.state.global_step))
-            if state["best_epoch"] == epoch + 1:
-                saver.save_best(sess, step_no)
-            saver.save_last(sess, step_no)
-
-            row = {"epoch": epoch + 1, "train_loss": f"{loss_sum / max(seen, 1):.5f}",
-                   "train_acc": f"{correct / max(seen, 1):.5f}", "valid_loss": f"{valid_loss:.5f}",
+            valid_loss, valid_acc = trainer.evaluate(valid_x, valid_y)
+            row = {"epoch": epoch + 1, "train_loss": f"{progress.train_loss:.5f}",
+                   "train_acc": f"{progress.train_acc:.5f}", "valid_loss": f"{valid_loss:.5f}",
                    "valid_acc": f"{valid_acc:.5f}", "lr": f"{lr:.6g}",
-                   "images_per_s": f"{(seen - seen_before) / max(epoch_train_time, 1e-9):.0f}",
-                   "epoch_s": f"{time.time() - t0:.2f}"}
-            metrics.append(row)
-            rundir.write_metrics(run, metrics)
-            writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag=k, simple_value=float(v))
-                                                 for k, v in row.items() if k != "epoch"]), epoch + 1)
-            writer.flush()
-            best_mark = " *" if state["best_epoch"] == epoch + 1 else ""
-            log(f"epoch {epoch + 1:3d}/{tc.epochs}  train loss {row['train_loss'][:6]} acc {correct / max(seen, 1):.4f}"
-                f"  valid loss {valid_loss:.4f} acc {valid_acc:.4f}{best_mark}  lr {lr:.2e}"
-                f"  {row['images_per_s']} img/s  {time.time() - t0:.1f}s")
-            _write_summary(run, cfg, metrics, state, time.time() - started, train_images, train_time, n_params,
-                           "running")
-            if tc.early_stopping and state["bad_epochs"] >= tc.early_stopping:
-                stopped = f"early stopping: no better valid accuracy for {tc.early_stopping} epochs"
-                log(stopped)
+                   "images_per_s": f"{images / max(train_s, 1e-9):.0f}", "epoch_s": f"{time.time() - t0:.2f}"}
+            progress = progress.end_epoch(tc, valid_acc)
+            trainer.write_progress(progress)
+            if progress.best_epoch == epoch + 1:
+                saver.save_best(trainer.sess, trainer.global_step)
+            saver.save_last(trainer.sess, trainer.global_step)
+            recorder.epoch(row)
+            best_mark = " *" if progress.best_epoch == epoch + 1 else ""
+            log(f"epoch {epoch + 1:3d}/{tc.epochs}  train loss {float(row['train_loss']):.4f} "
+                f"acc {float(row['train_acc']):.4f}  valid loss {valid_loss:.4f} acc {valid_acc:.4f}{best_mark}"
+                f"  lr {lr:.2e}  {int(row['images_per_s']):,} img/s  {time.time() - t0:.1f}s")
+            recorder.summary(progress, "running")
+            if tc.early_stopping and progress.bad_epochs >= tc.early_stopping:
+                status = f"early stopping: no better valid accuracy for {tc.early_stopping} epochs"
+                log(status)
                 break
-    summary = _write_summary(run, cfg, metrics, state, time.time() - started, train_images, train_time, n_params,
-                             stopped)
+    summary = recorder.summary(progress, status)
     log(f"best valid accuracy {summary['best_valid_acc']:.4f} at epoch {summary['best_epoch']}; "
         f"{summary['wall_time_s']:.0f}s; run saved in {run}")
     return run
 
 
-def _end_of_epoch_state(state: dict, tc, epoch: int, valid_acc: float) -> dict:
-    state = dict(state, epoch=epoch + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_correct=0, epoch_seen=0)
-    if valid_acc > state["best_valid_acc"]:
-        state.update(best_valid_acc=valid_acc, best_epoch=epoch + 1, bad_epochs=0, plateau_bad_epochs=0)
-    else:
-        state.update(bad_epochs=state["bad_epochs"] + 1, plateau_bad_epochs=state["plateau_bad_epochs"] + 1)
-        if tc.lr_schedule == "plateau" and state["plateau_bad_epochs"] >= tc.lr_plateau_patience:
-            state.update(lr_scale=state["lr_scale"] * tc.lr_decay, plateau_bad_epochs=0)
-    return state
-
-
-def _write_summary(run, cfg, metrics, state, wall, train_images, train_time, n_params, status) -> dict:
-    """summary.json: rewritten (atomically) every epoch, so it is current even after a crash."""
-    from signclf.graph import describe_device
-
-    summary = {
-        "status": status,
-        "best_epoch": state["best_epoch"],
-        "best_valid_acc": round(state["best_valid_acc"], 6),
-        "epochs_completed": len(metrics),
-        "wall_time_s": round(wall, 2),
-        "train_images_per_s": round(train_images / train_time, 1) if train_time > 0 else None,
-        "parameters": n_params,
-        "device": describe_device(),
-        "config": cfg.name,
-        "versions": _versions(),
-    }
-    atomic_write_json(Path(run) / "summary.json", summary)
-    return summary
+def _save_interrupted(trainer: Trainer, saver, recorder: _Recorder, progress: Progress, signum: int):
+    """Checkpoint mid-epoch (the running sums included) and stop with 130 (SIGINT) or 143 (SIGTERM)."""
+    trainer.write_progress(progress)
+    saver.save_last(trainer.sess, trainer.global_step)
+    name = signal.Signals(signum).name
+    recorder.summary(progress, f"interrupted by {name}")
+    raise TrainingStopped(f"interrupted at epoch {progress.epoch + 1}, step {progress.step_in_epoch}: checkpoint "
+                          f"saved in {saver.last_dir}. Resume with: signclf train --resume {recorder.run}",
+                          130 if signum == signal.SIGINT else 143)

@@ -2,13 +2,15 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import signclf.graph as graph_module
 from signclf.config import load_config
-from signclf.graph import build_inference_graph, session_config, split_batch, tower_count
+from signclf.device import Device
+from signclf.graph import build_inference_graph, split_batch
 
 tf.disable_eager_execution()
 
 STATS = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 55.0, 50.0]}
+CPU = Device("CPU (2 cores)", gpu=False, cores=2, towers=1, float16=False, blocked_conv=True)
+GPU = Device("GPU (test)", gpu=True, cores=2, towers=1, float16=False, blocked_conv=False)
 
 
 @pytest.mark.parametrize("n,towers,sizes", [(128, 2, [64, 64]), (5, 2, [3, 2]), (7, 3, [3, 2, 2]), (1, 2, [1, 1]),
@@ -23,37 +25,19 @@ def test_split_batch_keeps_every_row_once_in_order_and_never_leaves_a_part_empty
     assert set(joined[n:]) <= {10}  # padding repeats the first row
 
 
-def test_auto_towers_one_per_core_with_at_least_32_images_and_one_on_a_gpu(monkeypatch):
-    monkeypatch.setattr(graph_module, "gpu_names", lambda: [])
-    monkeypatch.setattr(graph_module, "usable_cores", lambda: 2)
-    cfg = load_config(None, ["train.batch_size=128"])
-    assert tower_count(cfg) == 2
-    config = session_config(cfg)
-    assert (config.inter_op_parallelism_threads, config.intra_op_parallelism_threads) == (2, 1)
-    cfg.train.batch_size = 48  # one tower of 48 rather than two of 24
-    assert tower_count(cfg) == 1
-    assert session_config(cfg).intra_op_parallelism_threads == 0  # TensorFlow's default: all cores
-    monkeypatch.setattr(graph_module, "usable_cores", lambda: 16)
-    cfg.train.batch_size = 128
-    assert tower_count(cfg) == 4 and session_config(cfg).intra_op_parallelism_threads == 4
-    cfg.train.towers = 3  # explicit wins
-    assert tower_count(cfg) == 3
-    monkeypatch.setattr(graph_module, "gpu_names", lambda: ["/physical_device:GPU:0"])
-    assert tower_count(cfg) == 1
-
-
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_towers_compute_the_same_probabilities_as_one_graph(batch_norm):
     images = np.random.default_rng(0).integers(0, 255, (37, 32, 32, 3), dtype=np.uint8)
     out = {}
     for towers in (1, 3):
-        cfg = load_config(None, [f"train.towers={towers}", f"model.batch_norm={batch_norm}"])
-        net = build_inference_graph(cfg, STATS, 43)
+        cfg = load_config(None, [f"model.batch_norm={batch_norm}"])
+        device = Device("CPU", gpu=False, cores=2, towers=towers, float16=False, blocked_conv=True)
+        net = build_inference_graph(cfg, STATS, 43, device)
         with net.graph.as_default():
             tf.set_random_seed(0)
             init = tf.global_variables_initializer()
             names = sorted(v.name for v in tf.global_variables())
-        with tf.Session(graph=net.graph, config=session_config(cfg)) as sess:
+        with tf.Session(graph=net.graph, config=device.session_config()) as sess:
             sess.run(init)
             if towers == 1:
                 weights = {v.name: sess.run(v) for v in net.graph.get_collection("variables")}
@@ -66,15 +50,13 @@ def test_towers_compute_the_same_probabilities_as_one_graph(batch_norm):
     np.testing.assert_allclose(out[3], out[1], atol=1e-6)
 
 
-def test_blocked_conv0_on_a_cpu_plain_convolutions_on_a_gpu(monkeypatch):
-    # LeNet-5's 3→6 conv0 runs blocked (a stride-2 convolution) only where it is faster: on a CPU.
+def test_the_graph_follows_the_devices_blocked_conv_decision():
+    # LeNet-5's 3→6 conv0 runs blocked (a stride-2 convolution) only where the Device says so.
     cfg = load_config(None, [])
 
-    def conv_strides():
-        net = build_inference_graph(cfg, STATS, 43)
+    def conv_strides(device):
+        net = build_inference_graph(cfg, STATS, 43, device)
         return sorted(op.get_attr("strides")[1] for op in net.graph.get_operations() if op.type == "Conv2D")
 
-    monkeypatch.setattr(graph_module, "gpu_names", lambda: [])
-    assert 2 in conv_strides()
-    monkeypatch.setattr(graph_module, "gpu_names", lambda: ["/physical_device:GPU:0"])
-    assert set(conv_strides()) == {1}
+    assert 2 in conv_strides(CPU)
+    assert set(conv_strides(GPU)) == {1}

@@ -8,9 +8,9 @@ import tensorflow.compat.v1 as tf
 
 from conftest import tiny_overrides
 from signclf.config import load_config
-from signclf.graph import gpu_names
+from signclf.device import gpu_names
 from signclf.inference import LoadedRun
-from signclf.train import TrainingStopped, epoch_order, learning_rate, train
+from signclf.train import TrainingStopped, train
 
 tf.disable_eager_execution()
 
@@ -106,44 +106,22 @@ def test_early_stopping_and_best_checkpoint(tmp_path, tiny_data):
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):
-    import signclf.train as train_module
+    import signclf.trainer as trainer_module
 
     calls = {"n": 0}
-    real = train_module.learning_rate
+    real = trainer_module.learning_rate
 
     def exploding(tc, epoch_progress, lr_scale):  # fine for epoch 1, poison from epoch 2 on
         calls["n"] += 1
         return real(tc, epoch_progress, lr_scale) if epoch_progress < 1 else float("nan")
 
-    monkeypatch.setattr(train_module, "learning_rate", exploding)
+    monkeypatch.setattr(trainer_module, "learning_rate", exploding)
     with pytest.raises(TrainingStopped, match=r"diverged: loss is (nan|inf) at epoch 2, step \d+") as e:
         run_training(tmp_path, tiny_data, "diverge", **{"train.epochs": 3})
     assert e.value.exit_code == 1
     last = tf.train.latest_checkpoint(str(tmp_path / "diverge" / "checkpoints" / "last"))
     assert last.endswith("model-6")  # 96 images / 16 = 6 steps: the end of epoch 1
     assert all(np.isfinite(w).all() for w in final_weights(tmp_path / "diverge").values())
-
-
-def test_learning_rate_schedules():
-    cfg = load_config(None, ["train.epochs=10", "train.learning_rate=0.1"])
-    tc = cfg.train
-    assert learning_rate(tc, 5.0, 1.0) == pytest.approx(0.1)
-    tc.lr_schedule = "cosine"
-    assert learning_rate(tc, 0, 1.0) == pytest.approx(0.1) and learning_rate(tc, 10, 1.0) == pytest.approx(0)
-    assert learning_rate(tc, 5, 1.0) == pytest.approx(0.05)
-    tc.lr_schedule, tc.lr_step_epochs, tc.lr_decay = "step", 3, 0.5
-    assert [round(learning_rate(tc, e, 1.0), 4) for e in (0, 2.9, 3, 6.5)] == [0.1, 0.1, 0.05, 0.025]
-    tc.lr_schedule = "plateau"
-    assert learning_rate(tc, 7, 0.25) == pytest.approx(0.025)
-    tc.lr_schedule, tc.warmup_epochs = "constant", 2
-    assert learning_rate(tc, 1, 1.0) == pytest.approx(0.05)
-
-
-def test_epoch_order_is_a_seeded_permutation():
-    a = epoch_order(0, 3, 100)
-    assert sorted(a.tolist()) == list(range(100))
-    np.testing.assert_array_equal(a, epoch_order(0, 3, 100))
-    assert not np.array_equal(a, epoch_order(0, 4, 100)) and not np.array_equal(a, epoch_order(1, 3, 100))
 
 
 def test_finetune_starts_from_another_runs_best_weights(tmp_path, tiny_data):
@@ -154,17 +132,3 @@ def test_finetune_starts_from_another_runs_best_weights(tmp_path, tiny_data):
     assert float(first["valid_acc"]) >= 0.9  # a from-scratch model at lr≈0 would be at chance
     a, b = final_weights(source, "best"), final_weights(tuned)
     np.testing.assert_allclose(a["model/conv0/weights"], b["model/conv0/weights"], atol=1e-6)
-
-
-def test_plateau_decays_after_patience_and_best_resets_counters():
-    from signclf.train import _end_of_epoch_state
-
-    tc = load_config(None, ["train.lr_schedule=plateau", "train.lr_plateau_patience=2", "train.lr_decay=0.5"]).train
-    state = {"epoch": 0, "step_in_epoch": 0, "best_valid_acc": 0.0, "best_epoch": 0, "bad_epochs": 0,
-             "lr_scale": 1.0, "plateau_bad_epochs": 0, "global_step": 0}
-    scales = []
-    for epoch, acc in enumerate([0.5, 0.6, 0.6, 0.55, 0.58, 0.7]):
-        state = _end_of_epoch_state(state, tc, epoch, acc)
-        scales.append(state["lr_scale"])
-    assert scales == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
-    assert state["best_epoch"] == 6 and state["bad_epochs"] == 0 and state["epoch"] == 6
