@@ -83,11 +83,30 @@ class Committee:
     """One or more runs; `probabilities` averages their softmax outputs."""
 
     def __init__(self, run_dirs):
-        self.runs = [LoadedRun(r) for r in run_dirs]
-        names = self.runs[0].class_names
-        for run in self.runs[1:]:
+        runs = []
+        try:
+            for run_dir in run_dirs:
+                runs.append(LoadedRun(run_dir))
+        except BaseException:
+            for run in runs:
+                run.close()
+            raise
+        self._adopt(runs)
+
+    @classmethod
+    def of(cls, runs) -> Committee:
+        """A committee of runs that are already loaded (it closes them when it is closed)."""
+        committee = cls.__new__(cls)
+        committee._adopt(list(runs))
+        return committee
+
+    def _adopt(self, runs) -> None:
+        self.runs = runs
+        names = runs[0].class_names
+        for run in runs[1:]:
             if run.class_names != names:
-                raise CheckpointError(f"{run.run_dir}: its classes differ from {self.runs[0].run_dir}'s; "
+                self.close()
+                raise CheckpointError(f"{run.run_dir}: its classes differ from {runs[0].run_dir}'s; "
                                       f"a committee needs runs trained on the same classes")
         self.class_names = names
 
