@@ -4,16 +4,26 @@ Why a step number in every checkpoint's file name: a Saver writes the new files 
 then (atomically) rewrites its `checkpoint` state file, then deletes the oldest. With distinct
 names a crash or a full disk mid-save leaves the previous checkpoint, and the state file that
 points to it, untouched.
+
+A restore only ever reads files inside the run's own checkpoints/<kind> folder: the state file is
+plain text anyone can edit, and a checkpoint is loaded into a process with the user's rights.
 """
 
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 import tensorflow.compat.v1 as tf
 
 from signclf.errors import CheckpointError
+from signclf.rundir import RunPaths
+
+# The lines of a TensorFlow error that say what is wrong with the file (the first line is often
+# just "Graph execution error:").
+_MEANINGFUL = ("Checksum does not match", "Data loss", "corrupt", "truncated", "Unable to open", "not found",
+               "Failed to", "Invalid")
 
 
 def _save_error(kind: str, directory: Path, err: Exception) -> CheckpointError:
@@ -30,8 +40,9 @@ class CheckpointSaver:
     """`checkpoints/last` every epoch (and on interruption), `checkpoints/best` on a new best."""
 
     def __init__(self, run_dir, var_list):
-        self.last_dir = Path(run_dir) / "checkpoints" / "last"
-        self.best_dir = Path(run_dir) / "checkpoints" / "best"
+        paths = RunPaths(run_dir)
+        self.last_dir = paths.checkpoint_dir("last")
+        self.best_dir = paths.checkpoint_dir("best")
         # max_to_keep=2 for last: the previous one stays until the new one is complete.
         self.last = tf.train.Saver(var_list, max_to_keep=2, save_relative_paths=True, name="last_saver")
         self.best = tf.train.Saver(var_list, max_to_keep=1, save_relative_paths=True, name="best_saver")
@@ -50,16 +61,72 @@ class CheckpointSaver:
         return self._save(self.best, self.best_dir, "best", sess, step)
 
 
-def find_checkpoint(run_dir, which: str = "best") -> str:
-    """Path prefix of the run's `best` (falling back to `last`) or `last` checkpoint."""
+class CheckpointPath(str):
+    """A checkpoint's path prefix (usable wherever a str is), with the kind found (`last`/`best`)
+    and, when it is not the kind asked for, a one-line `note` saying so for the caller to show."""
+
+    kind: str
+    note: str | None
+
+    def __new__(cls, prefix: str, kind: str, note: str | None = None):
+        path = super().__new__(cls, prefix)
+        path.kind, path.note = kind, note
+        return path
+
+
+def _usable_prefix(directory: Path) -> tuple[str | None, str]:
+    """(prefix, "") of the checkpoint the folder's state file names, or (None, why there is none).
+    Raises CheckpointError when the state file names a file outside the folder."""
+    state_file = directory / "checkpoint"
+    if not directory.is_dir():
+        return None, f"{directory} does not exist"
+    if not state_file.is_file():
+        return None, f"{directory} holds no complete checkpoint (no state file)"
+    state = tf.train.get_checkpoint_state(str(directory))
+    if state is None or not state.model_checkpoint_path:
+        return None, f"{state_file} is unreadable"
+    named = Path(state.model_checkpoint_path)
+    if (named if named.is_absolute() else directory / named).resolve().parent != directory.resolve():
+        raise CheckpointError(f"{state_file}: names {state.model_checkpoint_path}, outside {directory}; a run "
+                              f"restores only its own checkpoints. Train a new run (signclf train)")
+    prefix = directory / named.name
+    if not Path(f"{prefix}.index").is_file():
+        return None, f"{prefix.name}.index is missing from {directory}"
+    return str(prefix), ""
+
+
+def find_checkpoint(run_dir, which: str = "best") -> CheckpointPath:
+    """The run's `best` checkpoint (falling back to `last`, with a note saying why) or its `last`."""
+    paths = RunPaths(run_dir)
     order = ["best", "last"] if which == "best" else [which]
+    reasons = []
     for kind in order:
-        directory = Path(run_dir) / "checkpoints" / kind
-        prefix = tf.train.latest_checkpoint(str(directory)) if directory.is_dir() else None
+        prefix, why = _usable_prefix(paths.checkpoint_dir(kind))
         if prefix:
-            return prefix
-    raise CheckpointError(f"{run_dir}: no {' or '.join(order)} checkpoint in {Path(run_dir) / 'checkpoints'}; "
-                          f"was the run trained for at least one epoch?")
+            note = None
+            if kind != which:
+                note = f"no usable {which} checkpoint ({reasons[0]}); used the {kind} one, {prefix}"
+            return CheckpointPath(prefix, kind, note)
+        reasons.append(why)
+    raise CheckpointError(f"{run_dir}: no {' or '.join(order)} checkpoint in {paths.checkpoints} "
+                          f"({reasons[0]}); was the run trained for at least one epoch?")
+
+
+def _tf_reason(err: Exception) -> str:
+    """The line of a TensorFlow error that says what is wrong, not "Graph execution error:"."""
+    lines = [line.strip() for line in str(getattr(err, "message", None) or err).splitlines() if line.strip()]
+    for line in lines:
+        if any(marker in line for marker in _MEANINGFUL):
+            return line[:200]
+    return (lines[0] if lines else type(err).__name__)[:200]
+
+
+def _data_file(prefix: str, reason: str) -> str:
+    """The data file a TensorFlow error is about (its shard number is in the message)."""
+    shard = re.search(r"shard (\d+)", reason)
+    pattern = f"{Path(prefix).name}.data-{int(shard.group(1)):05d}-of-*" if shard else f"{Path(prefix).name}.data-*"
+    found = sorted(Path(prefix).parent.glob(pattern))
+    return str(found[0]) if found else f"{prefix}.data-*"
 
 
 def restore(sess, prefix: str, var_list, what: str = "", may_lack=()) -> None:
@@ -69,8 +136,7 @@ def restore(sess, prefix: str, var_list, what: str = "", may_lack=()) -> None:
     try:
         stored = dict(tf.train.list_variables(prefix))
     except (tf.errors.OpError, ValueError) as e:
-        raise CheckpointError(f"{prefix}: checkpoint is unreadable, truncated or corrupt "
-                              f"({str(e).splitlines()[0]})") from None
+        raise CheckpointError(f"{prefix}: checkpoint is unreadable, truncated or corrupt ({_tf_reason(e)})") from None
     var_list = [v for v in var_list if v.op.name in stored or v.op.name not in may_lack]
     missing, mismatched = [], []
     for var in var_list:
@@ -88,6 +154,10 @@ def restore(sess, prefix: str, var_list, what: str = "", may_lack=()) -> None:
                               f"(e.g. {', '.join(missing[:3])}); it is from another architecture")
     try:
         tf.train.Saver(var_list).restore(sess, prefix)
+    except tf.errors.DataLossError as e:
+        reason = _tf_reason(e)
+        raise CheckpointError(f"{_data_file(prefix, reason)}: checkpoint data is truncated or corrupt ({reason}); "
+                              f"train a new run (signclf train)") from None
     except (tf.errors.OpError, ValueError) as e:
         raise CheckpointError(f"{prefix}: cannot restore checkpoint, it is truncated or corrupt "
-                              f"({str(e).splitlines()[0][:200]})") from None
+                              f"({_tf_reason(e)})") from None
