@@ -162,12 +162,12 @@ def _check_target(run_dir: Path, force: bool, protect) -> None:
         return
     if not run_dir.is_dir():
         raise SignclfError(f"--run-dir {run_dir}: exists and is not a directory; choose another --run-dir")
+    pid = training_pid(run_dir)
+    if pid is not None:
+        raise RunBusy(run_dir, pid)
     if force:
         _refuse_replacing(run_dir, protect)
     elif _entries_besides_lock(run_dir):
-        pid = training_pid(run_dir)
-        if pid is not None:
-            raise RunBusy(run_dir, pid)
         raise SignclfError(f"{run_dir}: run directory already exists and is not empty; "
                            f"use --resume {run_dir} to continue it, --force to overwrite, or another --run-dir")
 
