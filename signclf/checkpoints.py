@@ -20,10 +20,9 @@ import tensorflow.compat.v1 as tf
 from signclf.errors import CheckpointError
 from signclf.rundir import RunPaths
 
-# The lines of a TensorFlow error that say what is wrong with the file (the first line is often
-# just "Graph execution error:").
-_MEANINGFUL = ("Checksum does not match", "Data loss", "corrupt", "truncated", "Unable to open", "not found",
-               "Failed to", "Invalid")
+# Lines of a TensorFlow error that only say where it happened (the first is often just
+# "Graph execution error:"); what is wrong with the file is on another line.
+_WHERE_LINES = ("Graph execution error", "Detected at node", "Node:", "File ", "[[")
 
 
 def _save_error(kind: str, directory: Path, err: Exception) -> CheckpointError:
@@ -113,12 +112,11 @@ def find_checkpoint(run_dir, which: str = "best") -> CheckpointPath:
 
 
 def _tf_reason(err: Exception) -> str:
-    """The line of a TensorFlow error that says what is wrong, not "Graph execution error:"."""
-    lines = [line.strip() for line in str(getattr(err, "message", None) or err).splitlines() if line.strip()]
-    for line in lines:
-        if any(marker in line for marker in _MEANINGFUL):
-            return line[:200]
-    return (lines[0] if lines else type(err).__name__)[:200]
+    """The line of a TensorFlow error that says what is wrong (not where, nor the stack trace)."""
+    text = str(getattr(err, "message", None) or err).split("Original stack trace")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith(_WHERE_LINES)] or lines
+    return (said[0] if said else type(err).__name__)[:200]
 
 
 def _data_file(prefix: str, reason: str) -> str:
@@ -154,7 +152,7 @@ def restore(sess, prefix: str, var_list, what: str = "", may_lack=()) -> None:
                               f"(e.g. {', '.join(missing[:3])}); it is from another architecture")
     try:
         tf.train.Saver(var_list).restore(sess, prefix)
-    except tf.errors.DataLossError as e:
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
         reason = _tf_reason(e)
         raise CheckpointError(f"{_data_file(prefix, reason)}: checkpoint data is truncated or corrupt ({reason}); "
                               f"train a new run (signclf train)") from None
