@@ -41,8 +41,9 @@ def test_falling_back_from_a_damaged_best_to_last_is_said(tmp_path):
     (tmp_path / "checkpoints" / "best" / "model-3.index").unlink()
     found = find_checkpoint(tmp_path, "best")
     assert found.kind == "last" and found.endswith("model-6")
-    assert found.note == (f"no usable best checkpoint (model-3.index is missing from {tmp_path / 'checkpoints' / 'best'})"
-                          f"; used the last one, {tmp_path / 'checkpoints' / 'last' / 'model-6'}")
+    checkpoints = tmp_path / "checkpoints"
+    assert found.note == (f"no usable best checkpoint (model-3.index is missing from {checkpoints / 'best'}); "
+                          f"used the last one, {checkpoints / 'last' / 'model-6'}")
     with pytest.raises(CheckpointError, match=r"no last checkpoint in .*\(model-6.index is missing"):
         (tmp_path / "checkpoints" / "last" / "model-6.index").unlink()
         find_checkpoint(tmp_path, "last")
