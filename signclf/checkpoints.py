@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import re
 from pathlib import Path
+from typing import Callable
 
 import tensorflow.compat.v1 as tf
 
@@ -38,10 +39,13 @@ def _save_error(kind: str, directory: Path, err: Exception) -> CheckpointError:
 class CheckpointSaver:
     """`checkpoints/last` every epoch (and on interruption), `checkpoints/best` on a new best."""
 
-    def __init__(self, run_dir, var_list):
+    def __init__(self, run_dir, var_list, on_first_save: Callable[[], None] | None = None):
+        """`on_first_save` runs once, after the first checkpoint this saver completes (where
+        train points runs/latest: a run that never saved one is not worth pointing at)."""
         paths = RunPaths(run_dir)
         self.last_dir = paths.checkpoint_dir("last")
         self.best_dir = paths.checkpoint_dir("best")
+        self._on_first_save = on_first_save
         # max_to_keep=2 for last: the previous one stays until the new one is complete.
         self.last = tf.train.Saver(var_list, max_to_keep=2, save_relative_paths=True, name="last_saver")
         self.best = tf.train.Saver(var_list, max_to_keep=1, save_relative_paths=True, name="best_saver")
@@ -49,9 +53,13 @@ class CheckpointSaver:
     def _save(self, saver, directory: Path, kind: str, sess, step: int) -> str:
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            return saver.save(sess, str(directory / "model"), global_step=step, write_meta_graph=False)
+            prefix = saver.save(sess, str(directory / "model"), global_step=step, write_meta_graph=False)
         except (OSError, tf.errors.OpError) as e:
             raise _save_error(kind, directory, e) from None
+        if self._on_first_save is not None:
+            first, self._on_first_save = self._on_first_save, None
+            first()
+        return prefix
 
     def save_last(self, sess, step: int) -> str:
         return self._save(self.last, self.last_dir, "last", sess, step)
@@ -73,15 +81,15 @@ class CheckpointPath(str):
         return path
 
 
-def _usable_prefix(directory: Path) -> tuple[str | None, str]:
+def _usable_prefix(paths: RunPaths, kind: str) -> tuple[str | None, str]:
     """(prefix, "") of the checkpoint the folder's state file names, or (None, why there is none).
     Raises CheckpointError when the state file names a file outside the folder."""
-    state_file = directory / "checkpoint"
+    directory, state_file = paths.checkpoint_dir(kind), paths.checkpoint_state(kind)
     if not directory.is_dir():
         return None, f"{directory} does not exist"
     if not state_file.is_file():
         return None, f"{directory} holds no complete checkpoint (no state file)"
-    state = tf.train.get_checkpoint_state(str(directory))
+    state = tf.train.get_checkpoint_state(str(directory), latest_filename=state_file.name)
     if state is None or not state.model_checkpoint_path:
         return None, f"{state_file} is unreadable"
     named = Path(state.model_checkpoint_path)
@@ -100,7 +108,7 @@ def find_checkpoint(run_dir, which: str = "best") -> CheckpointPath:
     order = ["best", "last"] if which == "best" else [which]
     reasons = []
     for kind in order:
-        prefix, why = _usable_prefix(paths.checkpoint_dir(kind))
+        prefix, why = _usable_prefix(paths, kind)
         if prefix:
             note = None
             if kind != which:

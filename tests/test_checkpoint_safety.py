@@ -89,3 +89,26 @@ def test_a_truncated_data_file_is_named(tmp_path):
         restored(prefix)
     assert str(e.value) == (f"{data_file}: checkpoint data is truncated or corrupt (Read less bytes than requested); "
                             f"train a new run (signclf train)")
+
+
+def disk_full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_on_first_save_runs_once_and_only_after_a_complete_save(tmp_path, monkeypatch):
+    calls = []
+    with tf.Graph().as_default(), tf.Session() as sess:
+        var = tf.get_variable("w", initializer=1.0)
+        sess.run(var.initializer)
+        saver = CheckpointSaver(tmp_path, [var], on_first_save=lambda: calls.append(sorted(
+            p.name for p in (tmp_path / "checkpoints" / "last").iterdir())))
+        real_save = tf.train.Saver.save
+        monkeypatch.setattr(tf.train.Saver, "save", disk_full)
+        with pytest.raises(CheckpointError, match="no space left on device"):
+            saver.save_last(sess, 1)
+        assert calls == []
+        monkeypatch.setattr(tf.train.Saver, "save", real_save)
+        saver.save_last(sess, 2)
+        saver.save_best(sess, 2)
+        saver.save_last(sess, 3)
+    assert calls == [["checkpoint", "model-2.data-00000-of-00001", "model-2.index"]]

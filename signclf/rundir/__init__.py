@@ -16,6 +16,7 @@ from signclf.rundir.layout import (
     read_stats,
     read_summary,
     record_evaluation,
+    write_config,
     write_metrics,
     write_run_files,
     write_summary,
@@ -40,5 +41,5 @@ __all__ = [
     "RunBusy", "RunInfo", "RunLock", "RunPaths",
     "is_run", "load_run", "mark_latest", "new_run", "new_run_dir", "read_class_names", "read_format", "read_json",
     "read_metrics", "read_run", "read_stats", "read_summary", "record_evaluation", "resolve_run", "resumed_run",
-    "run_lock", "training_pid", "write_metrics", "write_run_files", "write_summary",
+    "run_lock", "training_pid", "write_config", "write_metrics", "write_run_files", "write_summary",
 ]

@@ -80,6 +80,10 @@ class RunPaths:
             raise ValueError(f"checkpoint kind must be one of {CHECKPOINT_KINDS}, not {kind!r}")
         return self.checkpoints / kind
 
+    def checkpoint_state(self, kind: str) -> Path:
+        """tf.train.Saver's state file: which checkpoint of the folder is current."""
+        return self.checkpoint_dir(kind) / "checkpoint"
+
     def confusion_csv(self, key: str) -> Path:
         return self.root / f"confusion-{key}.csv"
 
@@ -96,7 +100,7 @@ class RunPaths:
 
     def has_checkpoint(self) -> bool:
         """A Saver's state file exists: at least one checkpoint was completely written."""
-        return any((self.checkpoint_dir(kind) / "checkpoint").is_file() for kind in CHECKPOINT_KINDS)
+        return any(self.checkpoint_state(kind).is_file() for kind in CHECKPOINT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -134,13 +138,18 @@ def read_format(run_dir) -> int:
     return fmt
 
 
-def write_run_files(run_dir, cfg, stats: dict, class_names, train_n: int, valid_n: int) -> RunPaths:
-    """run.json first (it marks the folder as a run), then what evaluate/predict rebuild from."""
+def write_config(run_dir, cfg) -> Path:
+    """config.yaml (a resume rewrites it: epochs and other keys outside the architecture may change)."""
     from signclf.config import config_to_yaml
 
+    return atomic_write_text(RunPaths(run_dir).config, config_to_yaml(cfg))
+
+
+def write_run_files(run_dir, cfg, stats: dict, class_names, train_n: int, valid_n: int) -> RunPaths:
+    """run.json first (it marks the folder as a run), then what evaluate/predict rebuild from."""
     paths = RunPaths(run_dir)
     atomic_write_json(paths.run_file, {"format": FORMAT})
-    atomic_write_text(paths.config, config_to_yaml(cfg))
+    write_config(paths.root, cfg)
     atomic_write_json(paths.class_names, list(class_names))
     atomic_write_json(paths.preprocess, {"color": cfg.preprocess.color, "equalize": cfg.preprocess.equalize,
                                          "image_size": cfg.data.image_size, "stats": stats,
