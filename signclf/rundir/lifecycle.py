@@ -257,16 +257,25 @@ def new_run_dir(name: str, run_dir=None, force: bool = False, protect=()) -> Pat
         return created
 
 
+def _latest_text(link: Path) -> Path:
+    """The run a text-file `latest` names (one line of UTF-8); ValueError saying why it is not one."""
+    with open(link, "rb") as f:
+        raw = f.read(_LATEST_TEXT_LIMIT + 1)
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    if not text or len(raw) > _LATEST_TEXT_LIMIT or "\n" in text:
+        raise ValueError("not one line naming a folder")
+    return Path(text)
+
+
 def _names_a_run_beside(link: Path) -> bool:
     """Whether `link` is the text file mark_latest writes where symlinks are not possible."""
     try:
-        with open(link, "rb") as f:
-            text = f.read(_LATEST_TEXT_LIMIT + 1).decode("utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+        target = _latest_text(link)
+    except (OSError, ValueError):
         return False
-    if not text or len(text) > _LATEST_TEXT_LIMIT or "\n" in text:
-        return False
-    target = Path(text)
     return target.is_absolute() and target.parent == link.parent.resolve() and is_run(target)
 
 
@@ -301,26 +310,20 @@ def _follow_latest(latest: Path) -> Path:
     if latest.is_symlink():
         try:
             return latest.resolve(strict=True)
-        except RuntimeError:
-            raise CheckpointError(f"{latest}: a symlink loop, not a link to a run; {hint}") from None
-        except OSError as e:
-            if e.errno == errno.ELOOP:
+        except (RuntimeError, OSError) as e:  # Python raises RuntimeError for a loop, the OS ELOOP
+            if isinstance(e, RuntimeError) or e.errno == errno.ELOOP:
                 raise CheckpointError(f"{latest}: a symlink loop, not a link to a run; {hint}") from None
             raise CheckpointError(f"{latest}: points at {os.readlink(latest)}, which does not exist; {hint}") from None
     if latest.is_dir():
         return latest
     if latest.is_file():
         try:
-            with open(latest, "rb") as f:
-                text = f.read(_LATEST_TEXT_LIMIT + 1).decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise CheckpointError(f"{latest}: neither a link to a run nor a text file naming one "
-                                  f"(not UTF-8 text); {hint}") from None
+            return _latest_text(latest)
+        except ValueError as e:
+            raise CheckpointError(f"{latest}: neither a link to a run nor a text file naming one ({e}); "
+                                  f"{hint}") from None
         except OSError as e:
             raise CheckpointError(f"{latest}: unreadable ({e.strerror}); {hint}") from None
-        if not text or len(text) > _LATEST_TEXT_LIMIT or "\n" in text:
-            raise CheckpointError(f"{latest}: neither a link to a run nor a text file naming one; {hint}")
-        return Path(text)
     raise CheckpointError(f"no run given and no {latest}; train one first (signclf train) or pass --run DIR")
 
 
