@@ -89,11 +89,12 @@ def _usable_prefix(paths: RunPaths, kind: str) -> tuple[str | None, str]:
         return None, f"{directory} does not exist"
     if not state_file.is_file():
         return None, f"{directory} holds no complete checkpoint (no state file)"
-    state = tf.train.get_checkpoint_state(str(directory), latest_filename=state_file.name)
+    # TensorFlow joins a relative name in the state file to the folder it is given: give it an absolute one.
+    state = tf.train.get_checkpoint_state(str(directory.resolve()), latest_filename=state_file.name)
     if state is None or not state.model_checkpoint_path:
         return None, f"{state_file} is unreadable"
     named = Path(state.model_checkpoint_path)
-    if (named if named.is_absolute() else directory / named).resolve().parent != directory.resolve():
+    if named.resolve().parent != directory.resolve():
         raise CheckpointError(f"{state_file}: names {state.model_checkpoint_path}, outside {directory}; a run "
                               f"restores only its own checkpoints. Train a new run (signclf train)")
     prefix = directory / named.name

@@ -36,6 +36,14 @@ def test_best_is_found_and_says_so(tmp_path):
     assert (last, last.kind) == (str(tmp_path / "checkpoints" / "last" / "model-6"), "last")
 
 
+def test_a_run_given_by_a_relative_path_finds_its_checkpoints(tmp_path, monkeypatch):
+    save_run(tmp_path / "runs" / "a")
+    monkeypatch.chdir(tmp_path)
+    found = find_checkpoint("runs/a", "last")
+    assert (found, found.kind, found.note) == ("runs/a/checkpoints/last/model-6", "last", None)
+    assert restored(found)[0] == 3.0
+
+
 def test_falling_back_from_a_damaged_best_to_last_is_said(tmp_path):
     save_run(tmp_path)
     (tmp_path / "checkpoints" / "best" / "model-3.index").unlink()
