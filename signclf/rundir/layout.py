@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signclf.atomic import atomic_write_json, atomic_write_text
+from signclf.config import Config, config_to_yaml, load_config
 from signclf.errors import CheckpointError
 
 FORMAT = 2
 CHECKPOINT_KINDS = ("last", "best")
 METRICS_FIELDS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "images_per_s", "epoch_s"]
-CHANNELS = {"rgb": 3, "gray": 1, "y": 1}
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class RunInfo:
     """What evaluate, predict and resume rebuild a run from."""
 
     paths: RunPaths
-    cfg: object  # signclf.config.Config (imported lazily: reading a run must stay cheap)
+    cfg: Config
     stats: dict
     class_names: list
     format: int
@@ -140,8 +140,6 @@ def read_format(run_dir) -> int:
 
 def write_config(run_dir, cfg) -> Path:
     """config.yaml (a resume rewrites it: epochs and other keys outside the architecture may change)."""
-    from signclf.config import config_to_yaml
-
     return atomic_write_text(RunPaths(run_dir).config, config_to_yaml(cfg))
 
 
@@ -169,7 +167,7 @@ def read_stats(run_dir, cfg) -> dict:
             raise CheckpointError(f"{path}: stats were computed with {key}={saved[key]!r} but config.yaml says "
                                   f"{want!r}; restore the run's config.yaml or train a new run")
     stats = saved.get("stats")
-    channels = CHANNELS.get(cfg.preprocess.color, 3)
+    channels = cfg.input_channels
     if not isinstance(stats, dict):
         raise CheckpointError(f"{path}: no \"stats\" object; the run is damaged, train a new one")
     for key in ("mean", "std"):
@@ -196,8 +194,6 @@ def read_class_names(run_dir) -> list[str]:
 
 def read_run(run_dir) -> RunInfo:
     """The run's config, preprocessing stats and class names, each checked against the others."""
-    from signclf.config import load_config
-
     paths = RunPaths(run_dir)
     fmt = read_format(paths.root)
     cfg = load_config(paths.config)
