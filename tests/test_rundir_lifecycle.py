@@ -73,7 +73,7 @@ def test_force_never_replaces_a_folder_holding_the_data(tmp_path):
     data = run / "checkpoints" / "train.p"
     data.write_bytes(b"pickle")
     with pytest.raises(SignclfError, match=f"it contains {data}, which this run reads"):
-        enter("x", run, force=True, protect=[None, tmp_path / "elsewhere.p", data])
+        enter("x", run, force=True, protect=[None, "", tmp_path / "elsewhere.p", data])
     assert data.read_bytes() == b"pickle"
     with pytest.raises(SignclfError, match="which this run reads"):
         enter("x", run, force=True, protect=[run])

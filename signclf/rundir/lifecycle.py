@@ -123,7 +123,7 @@ def _refuse_replacing(run_dir: Path, protect) -> None:
         raise SignclfError(f"--force --run-dir {run_dir}: that is the current directory or one of its parents; "
                            f"refusing to replace it. Choose another --run-dir")
     for data in protect:
-        if data is not None and _contains(where, Path(data).expanduser().resolve()):
+        if data and _contains(where, Path(data).expanduser().resolve()):
             raise SignclfError(f"--force --run-dir {run_dir}: it contains {data}, which this run reads; "
                                f"refusing to replace it. Choose another --run-dir")
     if not is_run(run_dir):
@@ -199,7 +199,7 @@ def new_run(name: str, run_dir=None, force: bool = False, protect=()):
 
     `run_dir` None means runs/<timestamp>-<name>. An existing folder must be empty, or, with `force`,
     a run holding only signclf's files that is neither the current directory, nor one of its
-    parents, nor a folder containing any path in `protect` (pass the data paths the run reads).
+    parents, nor a folder containing any path in `protect` (the data paths the run reads; empty ones are skipped).
     Call it only once the inputs are validated: `force` deletes the old run on entry. If the body
     raises before a checkpoint is saved, what it wrote is deleted again (and the folder, if this
     call created it), so a failed run leaves no half-made run behind."""
