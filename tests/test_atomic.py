@@ -1,0 +1,80 @@
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from signclf import atomic
+from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text, remove_stale_temps, shareable_dir
+
+
+def write_under_umask(tmp_path, umask: int) -> dict:
+    """Import signclf.atomic in a fresh process whose umask is `umask`; report the modes it gives."""
+    code = (
+        "import json, os, sys, tempfile\n"
+        "from signclf.atomic import UMASK, atomic_write_text, shareable_dir\n"
+        "out = sys.argv[1]\n"
+        "atomic_write_text(os.path.join(out, 'f.txt'), 'x')\n"
+        "d = shareable_dir(tempfile.mkdtemp(dir=out))\n"
+        "print(json.dumps({'umask': UMASK, 'file': os.stat(os.path.join(out, 'f.txt')).st_mode & 0o777,"
+        " 'dir': os.stat(d).st_mode & 0o777, 'umask_after': os.umask(0)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          preexec_fn=lambda: os.umask(umask), check=True)
+    import json
+
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700),
+                                                         (0o002, 0o664, 0o775)])
+def test_files_and_folders_get_the_mode_the_umask_allows(tmp_path, umask, file_mode, dir_mode):
+    got = write_under_umask(tmp_path, umask)
+    assert got == {"umask": umask, "file": file_mode, "dir": dir_mode, "umask_after": umask}
+
+
+def test_umask_read_here_matches_the_process_umask():
+    current = os.umask(0o022)
+    os.umask(current)
+    assert atomic.UMASK == current
+    assert atomic.FILE_MODE == 0o666 & ~current
+
+
+def test_replaces_the_whole_file(tmp_path):
+    path = tmp_path / "a.json"
+    atomic_write_json(path, {"v": 1})
+    atomic_write_json(path, {"v": 2})
+    assert path.read_text() == '{\n  "v": 2\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_failing_writer_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "keep.txt"
+    atomic_write_text(path, "old\n")
+
+    def half_then_fail(f):
+        f.write(b"new, but only ha")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write(path, half_then_fail)
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_remove_stale_temps_removes_only_temp_files(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch\n")
+    (tmp_path / ".metrics.csv.abc123.tmp").write_text("half")
+    removed = remove_stale_temps(tmp_path)
+    assert [p.name for p in removed] == [".metrics.csv.abc123.tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def test_shareable_dir_gives_mkdir_s_mode(tmp_path):
+    import tempfile
+
+    folder = tempfile.mkdtemp(dir=tmp_path)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    shareable_dir(folder)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == atomic.DIR_MODE
