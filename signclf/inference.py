@@ -24,8 +24,9 @@ class LoadedRun:
         from signclf.graph import model_variables
 
         self.run_dir = Path(run_dir)
-        self._start(*rundir.load_run(self.run_dir))
-        self.checkpoint = find_checkpoint(self.run_dir, "best")
+        info = rundir.read_run(self.run_dir)
+        self._start(info.cfg, info.stats, info.class_names)
+        self.checkpoint = find_checkpoint(self.run_dir, "best")  # .note says so when it fell back to last
         restore(self.sess, self.checkpoint, model_variables(self.net.graph), f"run {self.run_dir}")
 
     @classmethod

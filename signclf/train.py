@@ -12,13 +12,13 @@ import platform
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from signclf import rundir
-from signclf.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
-from signclf.config import Config, architecture_diff, config_to_yaml, load_config
+from signclf.config import Config, architecture_diff, load_config
 from signclf.device import Device
 from signclf.errors import ConfigError, SignclfError
 from signclf.trainer import Diverged, Progress, Trainer
@@ -61,80 +61,104 @@ def _versions() -> dict:
     return {"python": platform.python_version(), "tensorflow": tf2.__version__, "numpy": np.__version__}
 
 
-def _prepare_run(cfg: Config, run_dir, resume, force, log):
-    """The run directory for a new run, or the checked one of a resumed run."""
-    if resume is None:
-        return rundir.new_run_dir(cfg.name, run_dir, force)
-    run = Path(resume)
-    if not (run / "config.yaml").is_file():
-        raise SignclfError(f"{run}: not a signclf run directory (no config.yaml); nothing to resume")
-    saved = load_config(run / "config.yaml")
-    differ = architecture_diff(saved, cfg)
+def _check_resumable(run: Path, cfg: Config, log) -> None:
+    differ = architecture_diff(load_config(rundir.RunPaths(run).config), cfg)
     if differ:
         raise ConfigError(f"--resume {run}: the config differs from the run's in the architecture "
                           f"({', '.join(differ)}); start a new run or use train.finetune_from")
     log(f"resuming {run}")
-    remove_stale_temps(run)  # a kill -9 during a save leaves one; the file it was replacing is intact
-    return run
 
 
-def _write_run_files(run: Path, cfg: Config, stats: dict, class_names, train_n: int, valid_n: int) -> None:
-    atomic_write_text(run / "config.yaml", config_to_yaml(cfg))
-    atomic_write_json(run / "class_names.json", list(class_names))
-    atomic_write_json(run / "preprocess.json", {"color": cfg.preprocess.color,
-                                                "equalize": cfg.preprocess.equalize,
-                                                "image_size": cfg.data.image_size, "stats": stats,
-                                                "computed_on": f"{train_n} training images",
-                                                "valid_images": valid_n})
+@dataclass
+class _Data:
+    """The training and validation sets, loaded and prepared (uint8, the run's colour space)."""
+
+    train: object
+    valid: object
+    train_x: np.ndarray
+    valid_x: np.ndarray
+    seconds: float
+
+
+def _load_data(cfg: Config, log) -> _Data:
+    from signclf.data.loading import load_train_valid
+    from signclf.preprocess import prepare_images
+
+    t0 = time.time()
+    train_ds, valid_ds = load_train_valid(cfg, log)
+    size = cfg.data.image_size
+    return _Data(train_ds, valid_ds, prepare_images(train_ds.images, cfg.preprocess, size),
+                 prepare_images(valid_ds.images, cfg.preprocess, size), time.time() - t0)
 
 
 def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print, progress: bool = True) -> Path:
-    """Train per `cfg`; returns the run directory. Raises SignclfError on user-facing problems."""
-    import tensorflow.compat.v1 as tf
+    """Train per `cfg`; returns the run directory. Raises SignclfError on user-facing problems.
 
-    from signclf.augment import gtsrb_mirror_table
-    from signclf.checkpoints import CheckpointSaver, find_checkpoint, restore
-    from signclf.data.loading import load_train_valid
-    from signclf.graph import TrainState, model_variables
-    from signclf.model import count_parameters
-    from signclf.preprocess import compute_stats, prepare_images
+    A new run's folder is created (or, with `force`, an old run replaced) only once the data has
+    loaded, so bad inputs change nothing on disk; a run that fails before its first checkpoint is
+    removed again. The run is locked while it trains: a second writer is refused.
+    """
+    import tensorflow.compat.v1 as tf
 
     tf.disable_eager_execution()
     device = Device.for_training(cfg.train)
     # The resolved config is what the run saves: with the tower count actually used (auto depends
     # on the machine), because it decides which augmentation and dropout draws each image gets.
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=device.towers))
-    run = _prepare_run(cfg, run_dir, resume, force, log)
+    if resume is not None:
+        with rundir.resumed_run(resume) as run:
+            _check_resumable(run, cfg, log)
+            return _train_into(run, cfg, device, _load_data(cfg, log), True, log, progress)
+    data = _load_data(cfg, log)
+    protect = [cfg.data.train, cfg.data.valid, cfg.data.test, cfg.data.class_names, cfg.train.finetune_from]
+    with rundir.new_run(cfg.name, run_dir, force, protect) as run:
+        return _train_into(run, cfg, device, data, False, log, progress)
 
-    t_load = time.time()
-    train_ds, valid_ds = load_train_valid(cfg, log)
-    size = cfg.data.image_size
-    train_x = prepare_images(train_ds.images, cfg.preprocess, size)
-    valid_x = prepare_images(valid_ds.images, cfg.preprocess, size)
-    stats = rundir.read_json(run / "preprocess.json")["stats"] if resume else compute_stats(train_x, cfg.preprocess)
-    _write_run_files(run, cfg, stats, train_ds.class_names, len(train_ds), len(valid_ds))
-    rundir.mark_latest(run)
+
+def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bool, log, progress: bool) -> Path:
+    import tensorflow.compat.v1 as tf
+
+    from signclf.augment import gtsrb_mirror_table
+    from signclf.checkpoints import CheckpointSaver, find_checkpoint, restore
+    from signclf.graph import TrainState, model_variables
+    from signclf.model import count_parameters
+    from signclf.preprocess import compute_stats
+
+    train_ds, valid_ds = data.train, data.valid
+    if resumed:
+        stats = rundir.read_stats(run, cfg)
+    else:
+        stats = compute_stats(data.train_x, cfg.preprocess)
+        rundir.write_run_files(run, cfg, stats, train_ds.class_names, len(train_ds), len(valid_ds))
     log(f"data: {len(train_ds):,} train / {len(valid_ds):,} valid images, {train_ds.num_classes} classes "
-        f"({time.time() - t_load:.1f}s to load and preprocess)")
+        f"({data.seconds:.1f}s to load and preprocess)")
+
+    def point_latest():  # only a run with a checkpoint becomes runs/latest
+        warning = rundir.mark_latest(run)
+        if warning:
+            log(warning)
 
     mirror = gtsrb_mirror_table(train_ds.num_classes) if cfg.augment.mirror_prob > 0 else None
-    with Trainer.start(cfg, stats, train_ds.num_classes, train_x, train_ds.labels, device, mirror) as trainer:
-        del train_x  # the session holds its own copy
+    with Trainer.start(cfg, stats, train_ds.num_classes, data.train_x, train_ds.labels, device, mirror) as trainer:
+        data.train_x = None  # the session holds its own copy
         graph = trainer.g.graph
         with graph.as_default():
             n_params = count_parameters()
-            saver = CheckpointSaver(run, tf.global_variables())
-        if resume:
+            saver = CheckpointSaver(run, tf.global_variables(), on_first_save=point_latest)
+        if resumed:
             restore(trainer.sess, find_checkpoint(run, "last"), graph.get_collection("variables"), "resume",
                     may_lack={f"train_state/{name}" for name in TrainState.OPTIONAL})
+            rundir.write_config(run, cfg)  # only now: a resume that fails leaves the run's config as it was
         elif cfg.train.finetune_from:
-            restore(trainer.sess, find_checkpoint(cfg.train.finetune_from, "best"), model_variables(graph),
-                    f"fine-tuning from {cfg.train.finetune_from}")
+            source = find_checkpoint(cfg.train.finetune_from, "best")
+            if source.note:
+                log(source.note)
+            restore(trainer.sess, source, model_variables(graph), f"fine-tuning from {cfg.train.finetune_from}")
             log(f"initialised weights from {cfg.train.finetune_from}")
         log(f"model: {n_params:,} parameters; device: {device.describe()}; run: {run}")
         recorder = _Recorder(run, cfg, n_params, device, valid_n=len(valid_ds))
         try:
-            return _run_epochs(trainer, saver, recorder, valid_x, valid_ds.labels, log, progress)
+            return _run_epochs(trainer, saver, recorder, data.valid_x, valid_ds.labels, log, progress)
         finally:
             recorder.close()
 
@@ -147,9 +171,7 @@ class _Recorder:
         import tensorflow.compat.v1 as tf
 
         self.run, self.cfg, self.n_params, self.device, self.valid_n = run, cfg, n_params, device, valid_n
-        summary_path = run / "summary.json"
-        prior_wall = rundir.read_json(summary_path).get("wall_time_s", 0.0) if summary_path.exists() else 0.0
-        self.started = time.time() - prior_wall
+        self.started = time.time() - rundir.read_summary(run).get("wall_time_s", 0.0)
         self.train_time, self.train_images = 0.0, 0
         self.metrics = rundir.read_metrics(run)
         self.events = tf.summary.FileWriter(str(run))
@@ -186,7 +208,7 @@ class _Recorder:
             "config": self.cfg.name,
             "versions": _versions(),
         }
-        atomic_write_json(self.run / "summary.json", summary)
+        rundir.write_summary(self.run, summary)
         return summary
 
     def close(self) -> None:
@@ -215,10 +237,13 @@ def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, 
                     try:
                         loss, correct, n, lr = trainer.step(epoch, step, progress.lr_scale)
                     except Diverged as e:
-                        raise TrainingStopped(
-                            f"{e}; the last good checkpoint is kept in {saver.last_dir}. Lower train.learning_rate "
-                            f"and resume: signclf train --resume {run} --set train.learning_rate="
-                            f"{tc.learning_rate / 10:g}") from None
+                        lower = f"--set train.learning_rate={tc.learning_rate / 10:g}"
+                        if not rundir.RunPaths(run).has_checkpoint():
+                            raise TrainingStopped(f"{e}, before the first checkpoint, so {run} is removed; run the "
+                                                  f"same signclf train command again with {lower}") from None
+                        raise TrainingStopped(f"{e}; the last good checkpoint is kept in {saver.last_dir}. Lower "
+                                              f"the learning rate and resume: signclf train --resume {run} "
+                                              f"{lower}") from None
                     progress.add_step(loss, correct, n)
                     if step % 20 == 0:
                         bar.set_postfix(loss=f"{progress.train_loss:.3f}", acc=f"{progress.train_acc:.3f}",
