@@ -46,22 +46,27 @@ def _ensure_builtin_readers() -> None:
                 raise
 
 
+def _in_order() -> list[Reader]:
+    """Every registered reader, built-in ones first in BUILTIN_READERS order, whatever the import order."""
+    _ensure_builtin_readers()
+    builtin_first = [*BUILTIN_READERS, *READERS]
+    return sorted(READERS.values(), key=lambda r: builtin_first.index(r.name))
+
+
 def load_dataset(path, *, fmt: str = "auto", split: str = "train", image_size: int = 32,
                  roi_crop: bool = False, class_names=None) -> Dataset:
     """Load `path` with the named reader, or the first whose `detect` accepts it."""
-    _ensure_builtin_readers()
+    readers = _in_order()
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     if fmt != "auto":
         if fmt not in READERS:
-            raise DataError(f"unknown data format '{fmt}'; choose one of: auto, {', '.join(READERS)}")
+            raise DataError(f"unknown data format '{fmt}'; choose one of: auto, {', '.join(r.name for r in readers)}")
         reader = READERS[fmt]
     else:
-        builtin_first = [*BUILTIN_READERS, *READERS]
-        in_order = sorted(READERS.values(), key=lambda r: builtin_first.index(r.name))
-        reader = next((r for r in in_order if r.detect(path)), None)
+        reader = next((r for r in readers if r.detect(path)), None)
         if reader is None:
-            known = "; ".join(f"{r.name}: {r.describe}" for r in READERS.values())
+            known = "; ".join(f"{r.name}: {r.describe}" for r in readers)
             raise DataError(f"{path}: cannot tell the dataset layout. Known layouts: {known}")
     return reader.read(path, split=split, image_size=image_size, roi_crop=roi_crop, class_names=class_names)
