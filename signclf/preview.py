@@ -72,7 +72,7 @@ def draw_preview(grid: np.ndarray, row_names: list[str], path, title: str) -> Pa
     rows = len(row_names)
     tile = grid.shape[0] / rows
     columns = int(round(grid.shape[1] / tile))
-    fig = new_figure(1.6 + columns * 0.75, 0.9 + rows * 0.75)
+    fig = new_figure(3.2 + columns * 0.8, 1.0 + rows * 0.8)
     ax = fig.add_subplot()
     ax.imshow(grid, interpolation="nearest")
     ax.set_xticks((np.arange(columns) + 0.5) * tile, ["prepared"] + [f"draw {i}" for i in range(1, columns)],
@@ -89,5 +89,5 @@ def draw_preview(grid: np.ndarray, row_names: list[str], path, title: str) -> Pa
 
 def write_preview(cfg: Config, out_path, rows: int = 8, variants: int = 7) -> Path:
     grid, names = augmented_grid(cfg, rows, variants)
-    title = f"Augmentation preview: prepared training images and {variants} random augmented draws"
+    title = f"Augmentation preview: each training image prepared, then {variants} random draws"
     return draw_preview(grid, names, out_path, title)

@@ -150,9 +150,10 @@ def sample_mosaic(ds: Dataset, per_class: int = SAMPLES_PER_CLASS, seed: int = 0
 
 
 def write_sample_grid(ds: Dataset, path: Path, per_class: int = SAMPLES_PER_CLASS, seed: int = 0) -> Path:
+    per_class = max(1, min(per_class, int(np.bincount(ds.labels).max())))  # no empty columns
     mosaic = sample_mosaic(ds, per_class, seed)
     rows = ds.num_classes
-    fig = new_figure(per_class * 0.45 + 3.2, rows * 0.45 + 0.8)
+    fig = new_figure(per_class * 0.45 + 3.8, rows * 0.45 + 0.8)
     ax = fig.add_subplot()
     ax.imshow(mosaic, interpolation="nearest")  # one image, not rows×cols axes: fast for 43×8
     cell = mosaic.shape[0] / rows
