@@ -49,7 +49,7 @@ def test_unset_split_hint_names_commands_that_exist():
 def test_a_recorded_path_that_moved_says_so_and_how_to_point_elsewhere(tmp_path):
     with pytest.raises(DataError) as e:
         load_split(cfg_with(valid=tmp_path / "gone" / "valid.p"), "valid")
-    assert "which no longer exists (moved or deleted?)" in str(e.value)
+    assert f"{tmp_path / 'gone' / 'valid.p'}: no such file or directory (the data moved" in str(e.value)
     assert "--data PATH to signclf evaluate" in str(e.value)
 
 

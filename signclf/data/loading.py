@@ -47,7 +47,7 @@ def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> D
         if not path:
             raise ConfigError(f"data.{split} is not set; {SPLIT_HINT.format(split=split)} ({LAYOUTS})")
         if not Path(path).expanduser().exists():
-            raise DataError(f"data.{split} is {path}, which no longer exists (moved or deleted?); "
+            raise DataError(f"data.{split}: {path}: no such file or directory (the data moved or was deleted?); "
                             + SPLIT_HINT.format(split=split))
     dataset = load_dataset(path, fmt=cfg.data.format, split=split, image_size=cfg.data.image_size,
                            roi_crop=cfg.data.roi_crop, class_names=_class_names(cfg))
