@@ -69,6 +69,7 @@ class _ArraySpec:
             raise Refused("array state is not (version, shape, dtype, fortran, data)")
         shape, spec, fortran, raw = state[-4:]
         self.array = self.loader.make_array(raw, spec, shape, "F" if fortran else "C")
+        self.loader = None  # no cycle back to the unpickler and the file's bytes it holds
 
 
 def _numeric_dtype(spec) -> np.dtype:
@@ -211,9 +212,9 @@ def safe_load_pickle(path):
     raises DataError with one line containing "refused".
     """
     data = _read_regular_file(path)
+    unpickler = _Unpickler(io.BytesIO(data), BUDGET_FACTOR * len(data) + BUDGET_EXTRA)
     try:
-        loaded = _Unpickler(io.BytesIO(data), BUDGET_FACTOR * len(data) + BUDGET_EXTRA).load()
-        return _resolve(loaded, {})
+        return _resolve(unpickler.load(), {})
     except Refused as e:
         raise DataError(f"{path}: refused to load this pickle: {e}")
     except RecursionError:
@@ -221,3 +222,8 @@ def safe_load_pickle(path):
     except Exception as e:  # a hostile or damaged stream can make the unpickler raise almost anything
         reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
         raise DataError(f"{path}: refused to load this pickle: truncated, corrupt or not a pickle ({reason})")
+    finally:
+        # The stand-ins are bound methods of the unpickler, kept in its table and its memo: break that cycle
+        # so the file's bytes are freed now rather than at some later garbage collection.
+        unpickler.stand_ins.clear()
+        unpickler.memo.clear()
