@@ -11,7 +11,11 @@ from pathlib import Path
 import click
 
 from signclf.cli_errors import OneLineErrors
+from signclf.data.readers import BUILTIN_READERS
 from signclf.errors import SignclfError
+
+FORMATS = ["auto", *BUILTIN_READERS]
+VALID_FRACTION = 0.1  # of `data synth`'s images per class; its --help states the result
 
 
 @click.group("data", cls=OneLineErrors)
@@ -33,9 +37,8 @@ def download(dest, which, base_url):
     click.echo(f"ready: {root}")
     if which == "gtsrb":
         click.echo(f"use it with --set data.train={root} --set data.test={root}")
-    else:
-        click.echo(f"use it with --set data.train={root / 'train.p'} --set data.valid={root / 'valid.p'} "
-                   f"--set data.test={root / 'test.p'}")
+    else:  # the folder of train.p/valid.p/test.p is one dataset: each split reads its own file
+        click.echo(f"use it with --set data.train={root} --set data.test={root}")
 
 
 @data_group.command("summary")
@@ -43,9 +46,10 @@ def download(dest, which, base_url):
 @click.option("--train", "train_path", type=click.Path(path_type=Path), help="Training set (any layout).")
 @click.option("--valid", "valid_path", type=click.Path(path_type=Path), help="Validation set.")
 @click.option("--test", "test_path", type=click.Path(path_type=Path), help="Test set.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-              help="Folder for class_histogram.png and sample_grid.png.")
-@click.option("--format", "fmt", default="auto", show_default=True, help="Dataset layout, or auto to detect.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for class_histogram.png and sample_grid.png  [default: the first dataset's folder]")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Dataset layout, or auto to detect.")
 @click.option("--image-size", type=click.IntRange(8, 512), default=32, show_default=True,
               help="Size the sample grid shows images at.")
 @click.option("--class-names", type=click.Path(dir_okay=False), help="ClassId,SignName CSV (default: GTSRB's 43).")
@@ -53,12 +57,13 @@ def summary(paths, train_path, valid_path, test_path, out, fmt, image_size, clas
     """Counts per split and class, image sizes, a class histogram and a sample grid.
 
     PATHS are datasets of any layout; each one's split is guessed from its name (test.p → test,
-    a GTSRB root → its training part). Use --train/--valid/--test to say it explicitly.
+    a GTSRB root → its training part); a folder of train.p/valid.p/test.p shows every split it holds.
+    Use --train/--valid/--test to say it explicitly.
     """
     from signclf.data.dataset import read_class_names
-    from signclf.data.summary import split_from_name, summarize
+    from signclf.data.summary import specs_for_paths, summarize
 
-    specs = [(split_from_name(p), p) for p in paths]
+    specs = specs_for_paths(paths)
     specs += [(split, p) for split, p in (("train", train_path), ("valid", valid_path), ("test", test_path)) if p]
     if not specs:
         raise click.UsageError("give at least one dataset path, or --train/--valid/--test")
@@ -73,35 +78,48 @@ def summary(paths, train_path, valid_path, test_path, out, fmt, image_size, clas
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for train.p, valid.p, signnames.csv and samples/.")
 @click.option("--per-class", type=click.IntRange(min=2), default=100, show_default=True,
-              help="Images rendered per class (10% of them go to valid.p).")
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="Images rendered per class. 10% of them, rounded, and at least one go to valid.p "
+                   "(1 of 5 at --per-class 5, 10 of 100 at the default).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
 def synth(out, per_class, seed):
-    """Render a synthetic GTSRB-like dataset (Udacity pickle layout) for smoke tests and demos."""
-    from signclf.data.synth import write_synthetic_dataset
+    """Render a synthetic GTSRB-like dataset (Udacity pickle layout) for smoke tests and demos.
 
-    try:
-        result = write_synthetic_dataset(out, per_class=per_class, seed=seed, valid_fraction=0.1)
-    except OSError as e:
-        raise SignclfError(f"{out}: cannot write the dataset ({e.strerror or e}); choose a writable --out")
+    Re-running into an existing --out replaces the whole set at once: a run killed midway leaves
+    the previous set as it was.
+    """
+    from tqdm import tqdm
+
+    from signclf.data.synth import NUM_CLASSES, write_synthetic_dataset
+
+    with tqdm(total=NUM_CLASSES, unit="class", desc="rendering", disable=None, leave=False) as bar:
+        try:
+            result = write_synthetic_dataset(out, per_class=per_class, seed=seed, valid_fraction=VALID_FRACTION,
+                                             progress=lambda done, total: bar.update(1))
+        except OSError as e:
+            raise SignclfError(f"{out}: cannot write the dataset ({e.strerror or e}); choose a writable --out")
     click.echo(f"wrote {result['train']:,} training and {result['valid']:,} validation images to {out}")
+    click.echo(f"use it with --set data.train={out}")
 
 
 @data_group.command("preview")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML config whose data/augment to show.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
-@click.option("--out", default="augment-preview.png", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG to write  [default: augment-preview.png beside the training data]")
 @click.option("--rows", default=8, show_default=True, type=click.IntRange(1, 43), help="Training images (rows).")
 @click.option("--variants", default=7, show_default=True, type=click.IntRange(1, 32), help="Augmented draws per image.")
 @click.pass_context
 def preview(ctx, config_path, overrides, out, rows, variants):
     """Write a PNG grid of preprocessed training images and their augmentations."""
     from signclf.config import load_config
+    from signclf.preview import default_preview_path
     from signclf.tensorflow_import import import_tensorflow
 
     cfg = load_config(config_path, overrides)
     cfg.augment.enabled = True
+    out = out or default_preview_path(cfg)
     import_tensorflow(ctx.find_root().obj["verbose"])
     from signclf.preview import write_preview
 
-    click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: preprocessed; then augmented)")
+    click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: prepared; then augmented draws)")

@@ -11,10 +11,21 @@ from pathlib import Path
 import numpy as np
 
 from signclf.config import Config
+from signclf.errors import DataError
+
+PREVIEW_FILE = "augment-preview.png"
+LABEL_WIDTH = 28
+FONT_SIZE = 8
 
 
-def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0) -> np.ndarray:
-    """uint8 image (rows × (1 + variants) tiles) of prepared and augmented training images."""
+def default_preview_path(cfg: Config) -> Path:
+    """augment-preview.png beside the training data (inside it when data.train is a folder)."""
+    train = Path(cfg.data.train).expanduser() if cfg.data.train else Path(".")
+    return (train if train.is_dir() else train.parent) / PREVIEW_FILE
+
+
+def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """(uint8 image of rows × (1 + variants) tiles, one "id name" label per row) of training images."""
     import tensorflow.compat.v1 as tf
 
     from signclf.augment import augment_batch, gtsrb_mirror_table
@@ -35,8 +46,7 @@ def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0)
         x = tf.placeholder(tf.float32, [None, *images.shape[1:]])
         y = tf.placeholder(tf.int64, [None])
         step = tf.placeholder(tf.int64, [])
-        aug_cfg = cfg.augment
-        out, _ = augment_batch(x, y, aug_cfg, tf.stack([tf.constant(seed, tf.int64), step]),
+        out, _ = augment_batch(x, y, cfg.augment, tf.stack([tf.constant(seed, tf.int64), step]),
                                gtsrb_mirror_table(ds.num_classes))
         with tf.Session(graph=graph) as sess:
             draws = [sess.run(out, {x: images.astype(np.float32), y: labels, step: s}) for s in range(variants)]
@@ -47,17 +57,37 @@ def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0)
     pad = np.full((v, r, h + 2, w + 2, c), 255, np.uint8)
     pad[:, :, 1:-1, 1:-1] = tiles
     grid = pad.transpose(1, 2, 0, 3, 4).reshape(r * (h + 2), v * (w + 2), c)
-    return grid if c == 3 else np.repeat(grid, 3, axis=2)
+    names = [f"{int(k)} {_short(ds.class_names[int(k)])}" for k in labels]
+    return (grid if c == 3 else np.repeat(grid, 3, axis=2)), names
 
 
-def write_preview(cfg: Config, out_path, rows: int = 8, variants: int = 7, scale: int = 3) -> Path:
-    import cv2
+def _short(name: str) -> str:
+    return name if len(name) <= LABEL_WIDTH else name[: LABEL_WIDTH - 1] + "…"
 
-    from signclf.atomic import atomic_write_bytes
 
-    grid = augmented_grid(cfg, rows, variants)
-    grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    out_path = Path(out_path)
-    atomic_write_bytes(out_path, png.tobytes())
-    return out_path
+def draw_preview(grid: np.ndarray, row_names: list[str], path, title: str) -> Path:
+    """The grid with its column headers ("prepared", "draw 1", …), row labels and a title, as a PNG."""
+    from signclf.plots import new_figure, save_png
+
+    rows = len(row_names)
+    tile = grid.shape[0] / rows
+    columns = int(round(grid.shape[1] / tile))
+    fig = new_figure(3.2 + columns * 0.8, 1.0 + rows * 0.8)
+    ax = fig.add_subplot()
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_xticks((np.arange(columns) + 0.5) * tile, ["prepared"] + [f"draw {i}" for i in range(1, columns)],
+                  fontsize=FONT_SIZE)
+    ax.xaxis.tick_top()
+    ax.set_yticks((np.arange(rows) + 0.5) * tile, row_names, fontsize=FONT_SIZE)
+    ax.tick_params(length=0)
+    ax.set_title(title, fontsize=FONT_SIZE + 2)
+    try:
+        return save_png(fig, path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot write ({e.strerror or e}); free some space or pass --out PATH")
+
+
+def write_preview(cfg: Config, out_path, rows: int = 8, variants: int = 7) -> Path:
+    grid, names = augmented_grid(cfg, rows, variants)
+    title = f"Augmentation preview: each training image prepared, then {variants} random draws"
+    return draw_preview(grid, names, out_path, title)

@@ -88,12 +88,15 @@ def test_cli_summary_bad_path_is_one_line(tmp_path):
 def test_cli_synth_passes_its_options(tmp_path, monkeypatch):
     calls = []
 
-    def write_synthetic_dataset(out_dir, per_class, seed, valid_fraction):
+    def write_synthetic_dataset(out_dir, per_class, seed, valid_fraction, progress):
         calls.append((out_dir, per_class, seed, valid_fraction))
+        for done in range(1, 44):
+            progress(done, 43)
         return {"train": 2 * 43, "valid": 43}
 
     fake = types.ModuleType("signclf.data.synth")
     fake.write_synthetic_dataset = write_synthetic_dataset
+    fake.NUM_CLASSES = 43
     monkeypatch.setitem(sys.modules, "signclf.data.synth", fake)
     result = CliRunner().invoke(data_group, ["synth", "--out", str(tmp_path), "--per-class", "3", "--seed", "5"])
     assert result.exit_code == 0, result.output

@@ -20,7 +20,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
     Exploit.marker = marker
     path = tmp_path / "train.p"
     path.write_bytes(pickle.dumps({"features": Exploit(), "labels": [0]}))
-    with pytest.raises(DataError, match="refusing to load (posix|os).system"):
+    with pytest.raises(DataError, match="refused.*(posix|os).system"):
         read_pickle(path)
     assert not marker.exists()
 
@@ -44,7 +44,7 @@ def test_python2_latin1_pickle_loads(tmp_path):
 
 
 @pytest.mark.parametrize("payload, words", [
-    ({"features": np.zeros((4, 32, 32, 3), np.float32) + 300, "labels": np.zeros(4, int)}, "uint8 pixel values"),
+    ({"features": np.zeros((4, 32, 32, 3), np.float32) + 300, "labels": np.zeros(4, int)}, "pixel values 0..255"),
     ({"features": np.zeros((4, 32, 32), np.uint8), "labels": np.zeros(4, int)}, "N×S×S×3"),
     ({"features": np.zeros((4, 32, 32, 3), np.uint8), "labels": np.full(4, 43)}, "labels must lie in 0..42"),
     ({"features": np.zeros((4, 32, 32, 3), np.uint8), "labels": np.zeros(3, int)}, "4 images but 3 labels"),

@@ -99,3 +99,72 @@ def test_split_sizes_and_bad_arguments(tmp_path):
 def test_slug():
     assert slug("Speed limit (20km/h)") == "speed_limit_20km_h"
     assert slug("Beware of ice/snow") == "beware_of_ice_snow"
+
+
+def _fingerprint(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_rerun_killed_between_files_leaves_the_old_set_whole(tmp_path, monkeypatch):
+    from signclf.data import synth
+
+    out = tmp_path / "synth"
+    write_synthetic_dataset(out, per_class=2, seed=1)
+    before = _fingerprint(out)
+    written = []
+
+    def dies_on_the_second_pickle(path, arrays):
+        written.append(path.name)
+        if len(written) == 2:
+            raise KeyboardInterrupt  # as a kill between train.p and valid.p
+        pickle_path_writer(path, arrays)
+
+    pickle_path_writer = synth._write_pickle
+    monkeypatch.setattr(synth, "_write_pickle", dies_on_the_second_pickle)
+    with pytest.raises(KeyboardInterrupt):
+        write_synthetic_dataset(out, per_class=3, seed=2)
+    assert written == ["train.p", "valid.p"]
+    assert _fingerprint(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synth"]  # no staging folder left behind
+
+
+def test_a_rerun_replaces_the_whole_set_and_its_pictures(tmp_path):
+    out = tmp_path / "synth"
+    write_synthetic_dataset(out, per_class=2, seed=1)
+    (out / "class_histogram.png").write_bytes(b"old picture")
+    info = write_synthetic_dataset(out, per_class=3, seed=2)
+    assert info["train"] == 43 * 2 and read_pickle(out / "train.p").labels.size == 43 * 2
+    assert not (out / "class_histogram.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synth"]
+
+
+def test_an_out_folder_with_other_files_is_refused_untouched(tmp_path):
+    from signclf.errors import DataError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(DataError, match="did not write \\(thesis.tex\\); choose a new or empty --out"):
+        write_synthetic_dataset(out, per_class=2)
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+
+
+def test_the_written_folder_honours_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_synthetic_dataset(tmp_path / "synth", per_class=2)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "synth").stat().st_mode & 0o777 == 0o755
+
+
+def test_exchange_swaps_two_folders_or_says_it_cannot(tmp_path):
+    from signclf.data.synth import _exchange
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "from_a").write_text("a")
+    swapped = _exchange(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / ("b" if swapped else "a") / "from_a").is_file()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from signclf.atomic import atomic_write
 from signclf.data.dataset import Dataset
 from signclf.data.images import crop_roi, read_image, resize
 from signclf.errors import DataError
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1  # bump when decoding or resizing changes, so old entries stop matching
 KEEP_ENTRIES = 16  # least recently used entries beyond this are deleted
-CHUNK = 256  # files per pool task: big enough to amortise scheduling, small enough to balance
+FILES_PER_TASK = 256  # big enough to amortise scheduling, small enough to balance the threads
 SHOW_FIRST = 3  # unreadable-file reasons quoted in the warning
 
 
@@ -70,7 +70,7 @@ def decode_files(paths, image_size: int, rois=None, roi_frames=None, workers: in
     problems: list[str] = []
 
     def run_chunk(start):
-        for i in range(start, min(start + CHUNK, n)):
+        for i in range(start, min(start + FILES_PER_TASK, n)):
             roi = None if rois is None else rois[i]
             frame = None if roi_frames is None else roi_frames[i]
             try:
@@ -78,7 +78,7 @@ def decode_files(paths, image_size: int, rois=None, roi_frames=None, workers: in
                 ok[i] = True
             except DataError as e:
                 problems.append(str(e))  # list.append is atomic under the GIL
-        return min(CHUNK, n - start)
+        return min(FILES_PER_TASK, n - start)
 
     # cv2 releases the GIL while decoding and resizing, so threads scale without pickling arrays.
     workers = workers or min(16, 2 * (os.cpu_count() or 1))
@@ -86,7 +86,7 @@ def decode_files(paths, image_size: int, rois=None, roi_frames=None, workers: in
 
     with ThreadPoolExecutor(workers) as pool, \
             tqdm(total=n, unit="img", desc="decoding", disable=None, leave=False) as bar:
-        for done in pool.map(run_chunk, range(0, n, CHUNK)):
+        for done in pool.map(run_chunk, range(0, n, FILES_PER_TASK)):
             bar.update(done)
     return Decoded(images, ok, sizes, sorted(problems))
 
@@ -118,20 +118,14 @@ def _read_entry(path: Path) -> Decoded | None:
 
 
 def _write_entry(path: Path, entry: Decoded) -> None:
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=".npz", delete=False) as f:
-            tmp = f.name
-            np.savez(f, images=entry.images, ok=entry.ok, sizes=entry.sizes,
-                     problems=np.array(entry.problems, dtype=str))
-        os.replace(tmp, path)  # readers see the old entry or the whole new one, never half
+        atomic_write(path, lambda f: np.savez(f, images=entry.images, ok=entry.ok, sizes=entry.sizes,
+                                              problems=np.array(entry.problems, dtype=str)))
         _prune(path.parent)
     except OSError as e:  # a read-only home must not stop training, only make it slower
         log.warning("cannot write the decode cache in %s (%s); set SIGNCLF_CACHE_DIR to a writable "
                     "folder to make the next load fast", path.parent, e.strerror or e)
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _prune(folder: Path) -> None:

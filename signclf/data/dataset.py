@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -18,6 +18,11 @@ def gtsrb_class_names() -> tuple[str, ...]:
     text = resources.files("signclf.data").joinpath("signnames.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
     return tuple(row["SignName"] for row in sorted(rows, key=lambda r: int(r["ClassId"])))
+
+
+def class_names_or_default(class_names=None) -> list[str]:
+    """The caller's class names, or GTSRB's 43 when it gave none: every reader's default."""
+    return list(class_names) if class_names else list(gtsrb_class_names())
 
 
 def read_class_names(path) -> list[str]:
@@ -41,6 +46,8 @@ class Dataset:
     `rois` are (x1, y1, x2, y2) in the pixel coordinates of `images` (already scaled).
     `track_ids` group the ~30 photos of one physical sign so splits never separate them.
     `sizes` are each image's (width, height) as stored on disk, before resizing, when known.
+    `notes` are one-line remarks the reader made about what it changed (e.g. rescaled 0..1 floats),
+    for the caller to show the user.
     """
 
     images: np.ndarray
@@ -50,6 +57,7 @@ class Dataset:
     rois: np.ndarray | None = None
     source: str = ""
     sizes: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         where = self.source or "dataset"
@@ -57,6 +65,8 @@ class Dataset:
         if not isinstance(imgs, np.ndarray) or imgs.dtype != np.uint8 or imgs.ndim != 4 or imgs.shape[-1] != 3:
             desc = f"{imgs.dtype} {imgs.shape}" if isinstance(imgs, np.ndarray) else type(imgs).__name__
             raise DataError(f"{where}: features must be uint8 N×H×W×3 RGB, got {desc}")
+        if imgs.shape[1] == 0 or imgs.shape[2] == 0:
+            raise DataError(f"{where}: images are {imgs.shape[2]}×{imgs.shape[1]} pixels; each needs at least one")
         labels = np.asarray(labels)
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise DataError(f"{where}: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
@@ -84,4 +94,4 @@ class Dataset:
     def subset(self, index) -> "Dataset":
         pick = lambda a: None if a is None else a[index]  # noqa: E731
         return Dataset(self.images[index], self.labels[index], self.class_names,
-                       pick(self.track_ids), pick(self.rois), self.source, pick(self.sizes))
+                       pick(self.track_ids), pick(self.rois), self.source, pick(self.sizes), list(self.notes))

@@ -13,13 +13,14 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from signclf.atomic import atomic_write
+from signclf.data.gtsrb import TEST_CSV
 from signclf.errors import DataError
 
 BASE_URLS = {
@@ -42,8 +43,7 @@ CHECKSUMS = {
 UDACITY_PICKLES = ("train.p", "valid.p", "test.p")
 # What an archive must hold; the only check there is for one without a published MD5.
 REQUIRED_MEMBERS = {UDACITY_ZIP: UDACITY_PICKLES}
-TEST_CSV = "GT-final_test.csv"
-CHUNK = 1 << 20
+READ_BLOCK_BYTES = 1 << 20  # per read() while hashing or downloading
 TIMEOUT_S = 60
 
 
@@ -60,7 +60,7 @@ class _Unreachable(Exception):
 def _md5(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
-        while block := f.read(CHUNK):
+        while block := f.read(READ_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()
 
@@ -117,7 +117,7 @@ def _transfer(url: str, part: Path) -> bool:
             with open(part, "ab" if resumed else "wb") as f, \
                     tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                          desc=part.name[: -len(".part")], disable=None) as bar:
-                while block := response.read(CHUNK):
+                while block := response.read(READ_BLOCK_BYTES):
                     f.write(block)
                     written += len(block)
                     bar.update(len(block))
@@ -188,13 +188,8 @@ def _copy_member(archive: Path, base_name: str, target: Path) -> None:
         if name is None:
             raise DataError(f"{archive}: has no {base_name}; delete it and download again")
         target.parent.mkdir(parents=True, exist_ok=True)
-        with z.open(name) as src, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as dst:
-            try:
-                shutil.copyfileobj(src, dst)
-            except BaseException:
-                os.unlink(dst.name)
-                raise
-    os.replace(dst.name, target)
+        with z.open(name) as src:
+            atomic_write(target, lambda dst: shutil.copyfileobj(src, dst))
 
 
 def _unpack_gtsrb(dest: Path) -> Path:

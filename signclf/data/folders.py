@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from signclf.data.cache import dataset_from_files
-from signclf.data.dataset import gtsrb_class_names
+from signclf.data.dataset import class_names_or_default
 from signclf.data.images import IMAGE_SUFFIXES
 from signclf.data.readers import register
 from signclf.errors import DataError
@@ -71,7 +71,7 @@ def _class_id(folder_name: str, by_name: dict[str, int]) -> int | None:
 
 
 def read(path, *, split="train", image_size=32, roi_crop=False, class_names=None):
-    names = list(class_names) if class_names else list(gtsrb_class_names())
+    names = class_names_or_default(class_names)
     root = _root_for_split(Path(path), split)
     by_name = {_normalised(n): i for i, n in enumerate(names)}
     files, labels, unknown = [], [], []

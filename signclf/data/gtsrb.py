@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from signclf.data.cache import dataset_from_files
-from signclf.data.dataset import gtsrb_class_names
+from signclf.data.dataset import class_names_or_default
 from signclf.data.readers import register
 from signclf.errors import DataError
 
@@ -179,7 +179,7 @@ def _test_annotations(part: Path, num_classes: int) -> Annotations:
 
 
 def read(path, *, split="train", image_size=32, roi_crop=False, class_names=None):
-    names = list(class_names) if class_names else list(gtsrb_class_names())
+    names = class_names_or_default(class_names)
     part, is_training = _pick_part(Path(path), split)
     ann = _training_annotations(part, len(names)) if is_training else _test_annotations(part, len(names))
     if not ann.files:

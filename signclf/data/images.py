@@ -9,14 +9,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from signclf.errors import DataError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # A 10,000×10,000 RGB photo is 300 MB decoded; past this many pixels we refuse rather than swap.
 MAX_PIXELS = 120_000_000
+# OpenCV reads its own cap once, when it loads: it must be in the environment before `import cv2`.
+# It backs up the header check below for formats that check does not parse.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from signclf.data.image_header import declared_size  # noqa: E402
+from signclf.errors import DataError  # noqa: E402
+
+MAX_FILE_BYTES = 256 << 20  # read into memory whole; no photo of a sign comes near this
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 cv2.setNumThreads(1)  # we parallelise across files; nested OpenCV threads only contend
 
 
@@ -46,6 +52,11 @@ def _decode_gif(data: bytes):
         return cv2.cvtColor(np.asarray(im.convert("RGB")), cv2.COLOR_RGB2BGR)
 
 
+def _check_pixel_count(path, size) -> None:
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise DataError(f"{path}: image too large: {size[0]}×{size[1]} pixels, limit {MAX_PIXELS:,}")
+
+
 def read_image(path) -> np.ndarray:
     """Read `path` as uint8 H×W×3 RGB; raise DataError('<path>: <reason>') for anything unusable."""
     path = str(path)
@@ -57,11 +68,14 @@ def read_image(path) -> np.ndarray:
         raise DataError(f"{path}: not a regular file")
     if size == 0:
         raise DataError(f"{path}: empty file (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"{path}: file too large for an image ({size:,} bytes, limit {MAX_FILE_BYTES:,})")
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})")
+    _check_pixel_count(path, declared_size(data))
     buf = np.frombuffer(data, np.uint8)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -71,8 +85,7 @@ def read_image(path) -> np.ndarray:
         raise DataError(f"{path}: not a decodable image ({type(e).__name__})")
     if img is None or img.size == 0:
         raise DataError(f"{path}: not a decodable image (truncated, corrupt, or not an image format)")
-    if img.shape[0] * img.shape[1] > MAX_PIXELS:
-        raise DataError(f"{path}: image too large ({img.shape[1]}×{img.shape[0]} pixels)")
+    _check_pixel_count(path, (img.shape[1], img.shape[0]))
     return to_rgb_uint8(img)
 
 

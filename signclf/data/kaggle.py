@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from signclf.data.cache import dataset_from_files
-from signclf.data.dataset import gtsrb_class_names
+from signclf.data.dataset import class_names_or_default
 from signclf.data.gtsrb import read_annotations, track_ids_from_names
 from signclf.data.readers import register
 from signclf.errors import DataError
@@ -51,7 +51,7 @@ def detect(path: Path) -> bool:
 
 
 def read(path, *, split="train", image_size=32, roi_crop=False, class_names=None):
-    names = list(class_names) if class_names else list(gtsrb_class_names())
+    names = class_names_or_default(class_names)
     path = Path(path)
     csv_path = _csv_for(path, split)
     if csv_path is None:

@@ -2,35 +2,80 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from signclf.config import Config
 from signclf.data.dataset import Dataset, read_class_names
 from signclf.data.readers import load_dataset
-from signclf.errors import ConfigError
+from signclf.errors import ConfigError, DataError
+
+LAYOUTS = "a pickle, a folder of train.p/valid.p/test.p, a GTSRB tree, a Kaggle folder or a folder per class"
+SPLIT_HINT = ("set data.{split} in the config (signclf train --set data.{split}=PATH) or pass --data PATH to "
+              "signclf evaluate")
 
 
 def _class_names(cfg: Config):
     return read_class_names(cfg.data.class_names) if cfg.data.class_names else None
 
 
-def load_split(cfg: Config, split: str, path: str | None = None) -> Dataset:
-    """Load data.<split> (or an explicit path) with the configured format, size and ROI crop."""
-    path = path or getattr(cfg.data, split)
+def _how_to_get(path: str) -> str:
+    """The command that makes a dataset where `path` expects one."""
+    if Path(path).suffix in (".p", ".pkl", ".pickle"):
+        return (f"`signclf data download --which udacity` fetches the Udacity pickles, or `signclf data synth "
+                f"--out {Path(path).parent}` renders a synthetic set")
+    return f"`signclf data download` fetches GTSRB, or `signclf data synth --out {path}` renders a synthetic set"
+
+
+def check_data_paths(cfg: Config) -> None:
+    """Fail fast, before TensorFlow or a run folder exists: every configured data path must exist."""
+    if not cfg.data.train:
+        raise ConfigError(f"data.train is not set; pass --set data.train=PATH ({LAYOUTS})")
+    for split in ("train", "valid", "test"):
+        path = getattr(cfg.data, split)
+        if path and not Path(path).expanduser().exists():
+            raise ConfigError(f"data.{split}: {path}: no such file or directory; {_how_to_get(path)}, "
+                              f"or set data.{split} to where your data is")
+
+
+def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> Dataset:
+    """Load data.<split> (or an explicit path) with the configured format, size and ROI crop.
+
+    Whatever the reader noted while loading (e.g. rescaled pixel values) goes to `log`, one line each.
+    """
     if not path:
-        raise ConfigError(f"data.{split} is not set; pass --set data.{split}=PATH (a pickle, GTSRB tree, "
-                          f"Kaggle folder or folder per class)")
-    return load_dataset(path, fmt=cfg.data.format, split=split, image_size=cfg.data.image_size,
-                        roi_crop=cfg.data.roi_crop, class_names=_class_names(cfg))
+        path = getattr(cfg.data, split)
+        if not path:
+            raise ConfigError(f"data.{split} is not set; {SPLIT_HINT.format(split=split)} ({LAYOUTS})")
+        if not Path(path).expanduser().exists():
+            raise DataError(f"data.{split}: {path}: no such file or directory (the data moved or was deleted?); "
+                            + SPLIT_HINT.format(split=split))
+    dataset = load_dataset(path, fmt=cfg.data.format, split=split, image_size=cfg.data.image_size,
+                           roi_crop=cfg.data.roi_crop, class_names=_class_names(cfg))
+    for note in dataset.notes:
+        log(note)
+    return dataset
+
+
+def _valid_beside_train(cfg: Config) -> str | None:
+    """data.train when it is a folder of split pickles holding valid.p: its own validation split."""
+    from signclf.data.pickles import SPLIT_FILES, is_pickle_set
+
+    train = Path(cfg.data.train).expanduser()
+    return cfg.data.train if is_pickle_set(train) and (train / SPLIT_FILES["valid"]).is_file() else None
 
 
 def load_train_valid(cfg: Config, log=print) -> tuple[Dataset, Dataset]:
     """Training and validation sets; validation held out of train (whole tracks) when not given."""
     from signclf.data.splits import oversample, split_train_valid
 
-    train = load_split(cfg, "train")
-    if cfg.data.valid:
-        valid = load_split(cfg, "valid")
+    train = load_split(cfg, "train", log=log)
+    valid_path = cfg.data.valid or _valid_beside_train(cfg)
+    if valid_path:
+        valid = load_split(cfg, "valid", valid_path, log=log)
         if valid.class_names != train.class_names:
-            raise ConfigError(f"{cfg.data.valid}: its class names differ from those of {cfg.data.train}")
+            raise ConfigError(f"{valid_path}: its class names differ from those of {cfg.data.train}")
+        if not cfg.data.valid:
+            log(f"data.valid not set: validating on {valid.source}, the valid split beside the training data")
     else:
         train, valid = split_train_valid(train, cfg.data.valid_fraction, cfg.train.seed)
         log(f"data.valid not set: held out {len(valid)} of {len(train) + len(valid)} training images "

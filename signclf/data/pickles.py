@@ -1,63 +1,44 @@
-"""Udacity traffic-sign pickles (train.p / valid.p / test.p), loaded without running their code.
+"""Udacity traffic-sign pickles: one file (train.p), or a folder holding train.p / valid.p / test.p.
 
-A pickle can name any importable callable; plain `pickle.load` would call it. The restricted
-unpickler below resolves only the handful of NumPy internals needed to rebuild arrays and refuses
-everything else *before* calling it, so a hostile payload runs nothing.
+    {"features": N×32×32×3 uint8 RGB, "labels": N ints, "sizes": N×2 (optional), "coords": N×4 (optional)}
+
+A folder of split pickles is one dataset: split `valid` reads valid.p, and so on. That is what
+`signclf data synth` and `signclf data download --which udacity` write, with extras beside them
+(samples/, signnames.csv) that are not part of the data.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 
 import numpy as np
 
-from signclf.data.dataset import Dataset, gtsrb_class_names
+from signclf.data.dataset import Dataset, class_names_or_default
+from signclf.data.readers import register
+from signclf.data.safe_pickle import safe_load_pickle
 from signclf.errors import DataError
 
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),  # protocol-2 pickles rebuild byte strings with it; it only encodes text
-    ("builtins", "dict"),
-    ("builtins", "list"),
-    ("__builtin__", "dict"),
-    ("__builtin__", "list"),
-    ("copy_reg", "_reconstructor"),  # Python 2 pickles of ndarray subclasses name these two
-    ("copyreg", "_reconstructor"),
-    ("__builtin__", "object"),
-    ("builtins", "object"),
-}
+SUFFIXES = (".p", ".pkl", ".pickle")
+SPLIT_FILES = {"train": "train.p", "valid": "valid.p", "test": "test.p"}
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: "
-                                     f"only dicts, lists and NumPy arrays are allowed")
+def is_pickle_set(path) -> bool:
+    """Whether `path` is a folder holding at least one of train.p / valid.p / test.p."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).is_file() for name in SPLIT_FILES.values())
 
 
-def safe_load_pickle(path):
-    """Load a pickle that may contain only dicts, lists and NumPy arrays (Python 2 pickles too)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})")
-    try:
-        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as e:
-        raise DataError(f"{path}: unsafe or corrupt pickle ({e}); refusing to load it")
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError, OverflowError,
-            UnicodeDecodeError, ImportError) as e:
-        raise DataError(f"{path}: not a readable pickle ({type(e).__name__}: {e})")
+def split_file(path, split: str) -> Path:
+    """The pickle to read for `split`: `path` itself, or `path`/<split>.p for a folder of split pickles."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    wanted = path / SPLIT_FILES.get(split, f"{split}.p")
+    if not wanted.is_file():
+        present = [n for n in SPLIT_FILES.values() if (path / n).is_file()]
+        raise DataError(f"{path}: holds {', '.join(present) or 'no split pickles'} but no {wanted.name} for "
+                        f"the {split} split; point the {split} split at another dataset")
+    return wanted
 
 
 def _scaled_rois(obj, n_images: int, image_size: int):
@@ -67,38 +48,80 @@ def _scaled_rois(obj, n_images: int, image_size: int):
         return None
     coords = np.asarray(coords, dtype=np.float32)
     sizes = np.asarray(sizes, dtype=np.float32)
-    if coords.shape != (n_images, 4) or sizes.shape != (n_images, 2) or (sizes <= 0).any():
+    if coords.shape != (n_images, 4) or sizes.shape != (n_images, 2) or not (sizes > 0).all():
         return None
     scale = np.concatenate([image_size / sizes, image_size / sizes], axis=1)
     return coords * scale
 
 
+def _uint8_pixels(features: np.ndarray, path, notes: list[str]) -> np.ndarray:
+    """Features as uint8 0..255; floats in 0..1 are scaled (and a note says so); NaN/inf refused."""
+    if features.dtype == np.uint8:
+        return features
+    if not (np.issubdtype(features.dtype, np.floating) or np.issubdtype(features.dtype, np.integer)):
+        raise DataError(f"{path}: 'features' must be uint8 pixel values, got {features.dtype}")
+    if features.size == 0:
+        return features.astype(np.uint8)
+    if np.issubdtype(features.dtype, np.floating) and not np.isfinite(features).all():
+        raise DataError(f"{path}: 'features' holds NaN or infinite pixel values; refused (fix the data)")
+    low, high = features.min(), features.max()
+    if low < 0 or high > 255:
+        raise DataError(f"{path}: 'features' must be pixel values 0..255, got {features.dtype} ranging {low}..{high}")
+    if np.issubdtype(features.dtype, np.floating):
+        if high <= 1.0:
+            notes.append(f"{path}: float features in 0..1 read as 0..255 (multiplied by 255)")
+            features = features * 255.0
+        return np.rint(features).astype(np.uint8)
+    return features.astype(np.uint8)
+
+
 def read_pickle(path, class_names=None) -> Dataset:
-    """A Udacity pickle: dict with `features` uint8 N×32×32×3 RGB and `labels`; `sizes`/`coords` optional."""
+    """One Udacity pickle file as a Dataset (images as stored, ROIs from `coords` when present)."""
     obj = safe_load_pickle(path)
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected a dict with 'features' and 'labels', got {type(obj).__name__}")
-    obj = {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
+    obj = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
     missing = [k for k in ("features", "labels") if k not in obj]
     if missing:
         raise DataError(f"{path}: missing key(s) {missing}; a Udacity pickle has 'features' and 'labels'")
-    features, labels = obj["features"], np.asarray(obj["labels"])
+    features, labels = obj["features"], obj["labels"]
     if not isinstance(features, np.ndarray) or features.ndim != 4 or features.shape[-1] != 3 \
             or features.shape[1] != features.shape[2]:
         shape = getattr(features, "shape", type(features).__name__)
         raise DataError(f"{path}: 'features' must be N×S×S×3 RGB images, got shape {shape}")
-    if features.dtype != np.uint8:
-        if np.issubdtype(features.dtype, np.floating) or np.issubdtype(features.dtype, np.integer):
-            if features.size and (features.min() < 0 or features.max() > 255):
-                raise DataError(f"{path}: 'features' must be uint8 pixel values 0..255, got {features.dtype} "
-                                f"ranging {features.min()}..{features.max()}")
-            features = features.astype(np.uint8)
-        else:
-            raise DataError(f"{path}: 'features' must be uint8, got {features.dtype}")
+    try:
+        labels = np.asarray(labels)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{path}: 'labels' is not an array of integers ({e})")
     if labels.ndim != 1 or not (np.issubdtype(labels.dtype, np.integer) or labels.size == 0):
         raise DataError(f"{path}: 'labels' must be a 1-D integer array, got {labels.dtype} {labels.shape}")
-    names = list(class_names) if class_names else list(gtsrb_class_names())
+    notes: list[str] = []
+    features = _uint8_pixels(features, path, notes)
     sizes = obj.get("sizes")
-    sizes = np.asarray(sizes) if sizes is not None and np.shape(sizes) == (len(features), 2) else None
-    return Dataset(features, labels.astype(np.int64), names,
-                   rois=_scaled_rois(obj, len(features), features.shape[1]), source=str(path), sizes=sizes)
+    sizes = np.asarray(sizes) if isinstance(sizes, np.ndarray) and sizes.shape == (len(features), 2) else None
+    return Dataset(features, labels.astype(np.int64), class_names_or_default(class_names),
+                   rois=_scaled_rois(obj, len(features), features.shape[1]), source=str(path), sizes=sizes,
+                   notes=notes)
+
+
+def read(path, *, split="train", image_size=32, roi_crop=False, class_names=None) -> Dataset:
+    """The reader: one file or a folder's split file, cropped to ROIs or resized to `image_size`."""
+    from signclf.data.images import crop_roi, resize
+
+    ds = read_pickle(split_file(path, split), class_names)
+    if roi_crop and ds.rois is not None:
+        if not np.isfinite(ds.rois).all():
+            raise DataError(f"{ds.source}: 'coords' holds NaN or infinite values; fix them or set "
+                            "data.roi_crop=false")
+        ds.images = np.stack([resize(crop_roi(im, r), image_size) for im, r in zip(ds.images, ds.rois)])
+        ds.rois = None
+    elif ds.images.shape[1] != image_size:
+        scale = image_size / ds.images.shape[1]
+        ds.images = np.stack([resize(im, image_size) for im in ds.images])
+        ds.rois = None if ds.rois is None else ds.rois * scale
+    return ds
+
+
+register("pickle", lambda p: (p.is_file() and p.suffix in SUFFIXES) or is_pickle_set(p), read,
+         "Udacity pickle (train.p, or a folder of train.p/valid.p/test.p): dict of features "
+         "(N×32×32×3 uint8 RGB) and labels")

@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from signclf.atomic import atomic_write
 from signclf.data.dataset import Dataset
 from signclf.data.readers import load_dataset
 from signclf.errors import DataError
+from signclf.plots import new_figure, save_png
 
 HISTOGRAM_FILE = "class_histogram.png"
 SAMPLES_FILE = "sample_grid.png"
 SAMPLES_PER_CLASS = 8
 NAME_WIDTH = 44
+LABEL_WIDTH = 32  # class names on a picture's axis
+FONT_SIZE = 8
 
 
 @dataclass
@@ -40,6 +42,25 @@ def split_from_name(path) -> str:
     if "val" in name:
         return "valid"
     return "train"
+
+
+def specs_for_paths(paths) -> list[tuple[str, Path]]:
+    """(split, path) for each path; a folder of train.p/valid.p/test.p gives one pair per split it holds."""
+    from signclf.data.pickles import SPLIT_FILES, is_pickle_set
+
+    specs = []
+    for path in map(Path, paths):
+        if is_pickle_set(path):
+            specs += [(split, path) for split, name in SPLIT_FILES.items() if (path / name).is_file()]
+        else:
+            specs.append((split_from_name(path), path))
+    return specs
+
+
+def default_out_dir(specs) -> Path:
+    """Where the pictures go unless told: the first dataset's folder (the folder itself, or a file's)."""
+    first = Path(specs[0][1]).expanduser()
+    return first if first.is_dir() else first.parent
 
 
 def load_specs(specs, *, fmt="auto", image_size=32, class_names=None) -> dict[str, Dataset]:
@@ -86,25 +107,31 @@ def describe(datasets: dict[str, Dataset]) -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    """Save atomically: a crash mid-write never leaves a truncated PNG under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    """Write the PNG; a full disk or read-only folder is one line naming the file, not a traceback."""
+    try:
+        return save_png(fig, path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot write ({e.strerror or e}); free some space or pass --out DIR")
+
+
+def _label(class_id: int, name: str) -> str:
+    return f"{class_id} {_short(name, LABEL_WIDTH)}"
 
 
 def write_class_histogram(datasets: dict[str, Dataset], path: Path) -> Path:
-    from matplotlib.figure import Figure  # no pyplot: no global backend, no display needed
-
-    num_classes = next(iter(datasets.values())).num_classes
-    fig = Figure(figsize=(max(8.0, num_classes * 0.3), 4.5), layout="constrained")
+    """Horizontal bars per class (labelled with id and name), one colour per split, legend beside the plot."""
+    class_names = next(iter(datasets.values())).class_names
+    k = len(class_names)
+    fig = new_figure(9.0, max(3.0, k * 0.24 + 1.2))
     ax = fig.add_subplot()
-    width = 0.8 / len(datasets)
-    for k, (label, ds) in enumerate(datasets.items()):
-        ax.bar(np.arange(num_classes) + (k - (len(datasets) - 1) / 2) * width,
-               np.bincount(ds.labels, minlength=num_classes), width, label=label)
-    ax.set(xlabel="class id", ylabel="images", title="Images per class", xlim=(-0.6, num_classes - 0.4))
-    ax.set_xticks(np.arange(num_classes))
-    ax.tick_params(axis="x", labelsize=7)
-    ax.legend()
+    height = 0.8 / len(datasets)
+    for j, (label, ds) in enumerate(datasets.items()):
+        ax.barh(np.arange(k) + (j - (len(datasets) - 1) / 2) * height, np.bincount(ds.labels, minlength=k),
+                height, label=label)
+    ax.set_yticks(np.arange(k), [_label(i, n) for i, n in enumerate(class_names)], fontsize=FONT_SIZE)
+    ax.set(ylim=(k - 0.4, -0.6), xlabel="images", title="Images per class and split")
+    ax.tick_params(axis="x", labelsize=FONT_SIZE)
+    ax.legend(title="split", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT_SIZE)
     return _save(fig, path)
 
 
@@ -123,27 +150,28 @@ def sample_mosaic(ds: Dataset, per_class: int = SAMPLES_PER_CLASS, seed: int = 0
 
 
 def write_sample_grid(ds: Dataset, path: Path, per_class: int = SAMPLES_PER_CLASS, seed: int = 0) -> Path:
-    from matplotlib.figure import Figure
-
+    per_class = max(1, min(per_class, int(np.bincount(ds.labels).max())))  # no empty columns
     mosaic = sample_mosaic(ds, per_class, seed)
     rows = ds.num_classes
-    fig = Figure(figsize=(per_class * 0.45 + 3.2, rows * 0.45 + 0.8), layout="constrained")
+    fig = new_figure(per_class * 0.45 + 3.8, rows * 0.45 + 0.8)
     ax = fig.add_subplot()
     ax.imshow(mosaic, interpolation="nearest")  # one image, not rows×cols axes: fast for 43×8
     cell = mosaic.shape[0] / rows
     ax.set_yticks((np.arange(rows) + 0.5) * cell)
-    ax.set_yticklabels([f"{i} {_short(n, 30)}" for i, n in enumerate(ds.class_names)], fontsize=7)
+    ax.set_yticklabels([_label(i, n) for i, n in enumerate(ds.class_names)], fontsize=FONT_SIZE)
     ax.set_xticks([])
-    ax.set_title(f"Samples per class ({ds.source})" if len(ds.source) < 60 else "Samples per class", fontsize=9)
+    title = f"Samples per class ({ds.source})" if len(ds.source) < 60 else "Samples per class"
+    ax.set_title(title, fontsize=FONT_SIZE + 1)
     return _save(fig, path)
 
 
-def summarize(specs, out_dir=".", *, fmt="auto", image_size=32, class_names=None) -> Summary:
-    """Load every (split, path) in `specs`, describe them, and write the two PNGs into `out_dir`."""
+def summarize(specs, out_dir=None, *, fmt="auto", image_size=32, class_names=None) -> Summary:
+    """Load every (split, path) in `specs`, describe them, and write the two PNGs into `out_dir`
+    (default: the first dataset's folder)."""
     if not specs:
         raise DataError("no dataset to summarise; give a path, or --train/--valid/--test")
     datasets = load_specs(specs, fmt=fmt, image_size=image_size, class_names=class_names)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(specs)
     shown = datasets.get("train") or next(iter(datasets.values()))  # samples of what the model learns from
     files = [write_class_histogram(datasets, out_dir / HISTOGRAM_FILE),
              write_sample_grid(shown, out_dir / SAMPLES_FILE)]
