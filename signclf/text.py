@@ -38,8 +38,8 @@ def printable(text: str) -> str:
 
 
 def cut_end(text: str, width: int) -> str:
-    """`text` if it fits in `width` characters, else its start and "…" (width characters in all)."""
-    return text if len(text) <= width else text[:max(width - 1, 0)] + ELLIPSIS
+    """`text` if it fits in `width` characters, else its start and "…" (at most width characters)."""
+    return text if len(text) <= width else text[:max(width - 1, 0)].rstrip() + ELLIPSIS
 
 
 def cut_path(path: str, width: int) -> str:

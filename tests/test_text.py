@@ -31,3 +31,7 @@ def test_cut_path_keeps_the_file_name():
     long_name = "folder/" + "n" * 40 + ".png"
     assert cut_path(long_name, 20) == "…" + long_name[-19:] and cut_path(long_name, 20).endswith(".png")
     assert cut_path("x" * 30, 10) == "…" + "x" * 9
+
+
+def test_cut_end_drops_a_space_before_the_ellipsis():
+    assert cut_end("Right-of-way at the next", 14) == "Right-of-way…"
