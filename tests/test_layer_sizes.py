@@ -29,7 +29,8 @@ def test_weight_counts_match_the_graph_tensorflow_builds(overrides):
     assert set(built) == expected
     counts = weight_counts(cfg, num_classes=7)
     for key, count in counts.items():
-        name = "model/logits/weights:0" if key == "logits" else f"model/{key.split('.')[1]}{key.split('.')[2]}/weights:0"
+        kind, _, index = key.partition(".")[2].partition(".")  # "model.fc.1" → fc, 1
+        name = "model/logits/weights:0" if key == "logits" else f"model/{kind}{index}/weights:0"
         assert built[name] == count, key
 
 
