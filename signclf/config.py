@@ -266,7 +266,7 @@ def _validate(cfg: Config, where: str) -> None:
             raise ConfigError(f"{where}: model.fc.{i} must be between 1 and 65536, got {shown(width)}")
     if cfg.model.input_channels and cfg.model.input_channels != (3 if cfg.preprocess.color == "rgb" else 1):
         raise ConfigError(f"{where}: model.input_channels={cfg.model.input_channels} contradicts "
-                          f"preprocess.color={cfg.preprocess.color!r}; set it to 0 (auto)")
+                          f"preprocess.color={shown(cfg.preprocess.color)}; set it to 0 (auto)")
     if spatial_size(cfg) < 1:
         raise ConfigError(f"{where}: model.conv stages shrink a {cfg.data.image_size}px image to nothing; "
                           f"use padding SAME, smaller kernels or less pooling")
