@@ -17,39 +17,9 @@ import click
 from signclf import __version__
 from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
-from signclf.config import INFERENCE_BATCH_SIZE
+from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
 from signclf.errors import ConfigError, SignclfError
 from signclf.tensorflow_import import import_tensorflow
-
-
-def _remember_verbose(ctx, param, value):
-    if value:
-        root = ctx.find_root()
-        root.obj = {**(root.obj or {}), "verbose": True}
-
-
-def _verbose(ctx) -> bool:
-    return bool((ctx.find_root().obj or {}).get("verbose"))
-
-
-def verbose_option(command):
-    """--verbose after the subcommand too (`signclf evaluate --verbose`), same meaning as before it."""
-    return click.option("--verbose", is_flag=True, expose_value=False, callback=_remember_verbose,
-                        help="Show TensorFlow's own log messages.")(command)
-
-
-def no_progress_option(command):
-    return click.option("--no-progress", is_flag=True,
-                        help="No progress bar (bars are only ever drawn when stderr is a terminal).")(command)
-
-
-def batch_size_option(command):
-    return click.option("--batch-size", default=INFERENCE_BATCH_SIZE, show_default=True, type=click.IntRange(1),
-                        help="Images per inference step; lower it if memory runs out.")(command)
-
-
-def _show_progress(no_progress: bool) -> bool:
-    return not no_progress and sys.stderr.isatty()
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,10 +84,10 @@ def train(ctx, config_path, overrides, run_dir, run_dir_alias, resume, force, no
         config_path = os.path.join(resume, "config.yaml")
     cfg = load_config(config_path, overrides)  # no --config: the documented defaults (LeNet-5)
     check_data_paths(cfg)
-    import_tensorflow(_verbose(ctx))
+    import_tensorflow(verbose(ctx))
     from signclf.train import train as run_training
 
-    run_training(cfg, run_dir=run_dir, resume=resume, force=force, progress=_show_progress(no_progress))
+    run_training(cfg, run_dir=run_dir, resume=resume, force=force, progress=show_progress(no_progress))
 
 
 def _check_evaluation_data(run_dirs, split: str) -> None:
@@ -153,7 +123,7 @@ def evaluate(ctx, runs, split, data_path, batch_size, as_json, no_progress):
         run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
         if data_path is None:
             _check_evaluation_data(run_dirs, split)
-        import_tensorflow(_verbose(ctx))
+        import_tensorflow(verbose(ctx))
         from signclf.evaluate import evaluate as run_evaluation
         from signclf.evaluate import format_report
 
@@ -183,8 +153,8 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size, no_progress):
         raise click.UsageError("--json and --jsonl are exclusive: pick one output format")
     with stop_on_signals("predict"):
         run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-        import_tensorflow(_verbose(ctx))
-        failed, seen = _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, _show_progress(no_progress))
+        import_tensorflow(verbose(ctx))
+        failed, seen = _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, show_progress(no_progress))
     if failed:
         where = "in the \"error\" field of each failed result" if as_json or jsonl else "above"
         click.echo(f"error: {failed:,} of {seen:,} input(s) could not be predicted (reasons {where})", err=True)
