@@ -1,7 +1,8 @@
 """The `signclf` command: thin click wrappers; the work happens in train/evaluate/predict modules.
 
-TensorFlow is imported only inside the commands that need it, so `signclf --help` is instant.
-A `SignclfError` anywhere becomes one line on stderr and its exit code (cli_errors), never a traceback.
+TensorFlow is imported only inside the commands that need it, and only after their inputs are
+checked, so `signclf --help` is instant and a typo costs no TensorFlow start-up. A `SignclfError`
+anywhere becomes one line on stderr and its exit code (cli_errors), never a traceback.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
 from signclf import __version__
 from signclf.cli_data import data_group
-from signclf.cli_errors import OneLineErrors
-from signclf.tensorflow_import import import_tensorflow, quiet_tensorflow
+from signclf.cli_errors import OneLineErrors, stop_on_signals
+from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
+from signclf.errors import ConfigError, SignclfError
+from signclf.tensorflow_import import import_tensorflow
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +29,26 @@ from signclf.tensorflow_import import import_tensorflow, quiet_tensorflow
 def main(ctx, verbose):
     """Train, evaluate and use traffic-sign classifiers (GTSRB), TensorFlow-1.x style."""
     ctx.obj = {"verbose": verbose}
-    quiet_tensorflow(verbose)
+
+
+def _how_to_get(path: str) -> str:
+    """The command that creates the dataset a config names (the shipped configs use these folders)."""
+    if "synth" in Path(path).parts:
+        return f"signclf data synth --out {Path(path).parent}"
+    return "signclf data download --which udacity (it writes data/traffic-signs-data/)"
+
+
+def _check_data_paths(cfg) -> None:
+    """Every dataset the config names exists; else one ConfigError naming the key and the fix.
+    (Stands in for signclf.data.loading.check_data_paths where that does not exist yet.)"""
+    if not cfg.data.train:
+        raise ConfigError("data.train is not set; pass --set data.train=PATH or --config FILE, or get the data "
+                          f"with: {_how_to_get('data/traffic-signs-data/train.p')}")
+    for key in ("train", "valid", "test"):
+        path = getattr(cfg.data, key)
+        if path and not Path(path).exists():
+            raise ConfigError(f"{path}: no such file or directory (data.{key}); get the data with: "
+                              f"{_how_to_get(path)}, or pass --set data.{key}=PATH")
 
 
 @main.command()
@@ -33,99 +56,142 @@ def main(ctx, verbose):
               help="YAML config (see configs/); default: LeNet-5 defaults.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set train.epochs=3 (repeatable).")
-@click.option("--run-dir", type=click.Path(file_okay=False),
-              help="Where to write the run (default runs/<time>-<name>).")
-@click.option("--resume", type=click.Path(file_okay=False),
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for the new run (default runs/<time>-<name>).")
+@click.option("--run-dir", "run_dir_alias", type=click.Path(file_okay=False), hidden=True)
+@click.option("--resume", type=click.Path(file_okay=False), metavar="RUN",
               help="Continue an interrupted run from its last checkpoint.")
-@click.option("--force", is_flag=True, help="Overwrite --run-dir if it already holds a run.")
-@click.option("--no-progress", is_flag=True, help="No progress bar (one line per epoch only).")
+@click.option("--force", is_flag=True, help="Replace the run in --run DIR if that folder already holds one.")
+@no_progress_option
+@verbose_option
 @click.pass_context
-def train(ctx, config_path, overrides, run_dir, resume, force, no_progress):
+def train(ctx, config_path, overrides, run_dir, run_dir_alias, resume, force, no_progress):
     """Train a model; prints one line per epoch and saves everything in the run directory."""
     from signclf.config import load_config
 
+    try:
+        from signclf.data.loading import check_data_paths
+    except ImportError:
+        check_data_paths = _check_data_paths
+    if run_dir and run_dir_alias:
+        raise click.UsageError("--run and --run-dir name the same thing; give one")
+    run_dir = run_dir or run_dir_alias
+    if resume and run_dir:
+        raise click.UsageError("--run and --resume are exclusive: a resumed run stays where it is")
+    if resume and not Path(resume, "config.yaml").is_file():
+        raise SignclfError(f"{resume}: not a signclf run directory (no config.yaml); nothing to resume")
     if resume and not config_path:
         config_path = os.path.join(resume, "config.yaml")
     cfg = load_config(config_path, overrides)  # no --config: the documented defaults (LeNet-5)
-    if resume and run_dir:
-        raise click.UsageError("--run-dir and --resume are exclusive: the resumed run stays where it is")
-    import_tensorflow(ctx.obj["verbose"])
+    check_data_paths(cfg)
+    import_tensorflow(verbose(ctx))
     from signclf.train import train as run_training
 
-    run_training(cfg, run_dir=run_dir, resume=resume, force=force, progress=not no_progress)
+    run_training(cfg, run_dir=run_dir, resume=resume, force=force, progress=show_progress(no_progress))
+
+
+def _check_evaluation_data(run_dirs, split: str) -> None:
+    """The run's data.<split> is set and exists (checked before TensorFlow loads)."""
+    from signclf.config import load_config
+
+    run = run_dirs[0]
+    path = getattr(load_config(run / "config.yaml").data, split)
+    if not path:
+        raise ConfigError(f"{run}: its config has no data.{split}; evaluate a dataset with --data PATH")
+    if not Path(path).exists():
+        raise ConfigError(f"{path}: no such file or directory (data.{split} of {run}); "
+                          f"if the data moved, pass --data PATH")
 
 
 @main.command()
-@click.option("--run", "runs", multiple=True, type=click.Path(),
+@click.option("--run", "runs", multiple=True, type=click.Path(), metavar="RUN",
               help="Run directory (default runs/latest); repeat to evaluate a committee.")
 @click.option("--split", type=click.Choice(["valid", "test", "train"]), default="valid", show_default=True,
               help="Which data.* path of the run's config to evaluate on.")
-@click.option("--data", "data_path", type=click.Path(), help="Evaluate on this dataset instead (any layout).")
-@click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1))
+@click.option("--data", "data_path", type=click.Path(exists=True),
+              help="Evaluate on this dataset instead (any layout).")
+@batch_size_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
+@no_progress_option
+@verbose_option
 @click.pass_context
-def evaluate(ctx, runs, split, data_path, batch_size, as_json):
+def evaluate(ctx, runs, split, data_path, batch_size, as_json, no_progress):
     """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
     from signclf.rundir import resolve_run
 
-    run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-    import_tensorflow(ctx.obj["verbose"])
-    from signclf.evaluate import evaluate as run_evaluation
-    from signclf.evaluate import format_report
+    with stop_on_signals("evaluate"):
+        run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
+        if data_path is None:
+            _check_evaluation_data(run_dirs, split)
+        import_tensorflow(verbose(ctx))
+        from signclf.evaluate import evaluate as run_evaluation
+        from signclf.evaluate import format_report
 
-    results = run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size)
-    if as_json:
-        click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
-    else:
-        click.echo(format_report(results))
+        results = run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size)
+        if as_json:
+            click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
+        else:
+            click.echo(format_report(results))
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--run", "runs", multiple=True, type=click.Path(),
+@click.option("--run", "runs", multiple=True, type=click.Path(), metavar="RUN",
               help="Run directory (default runs/latest); repeat to average a committee.")
-@click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 100), help="Classes shown per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, top_k: [{class_id, name, prob}]}.")
 @click.option("--jsonl", is_flag=True, help="Stream one JSON object per line (for very many files).")
-@click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1))
+@batch_size_option
+@no_progress_option
+@verbose_option
 @click.pass_context
-def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size):
+def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size, no_progress):
     """Name the traffic sign in image files or folders (PNG, JPEG, PPM, BMP, any size)."""
     from signclf.rundir import resolve_run
 
-    run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-    import_tensorflow(ctx.obj["verbose"])
+    if as_json and jsonl:
+        raise click.UsageError("--json and --jsonl are exclusive: pick one output format")
+    with stop_on_signals("predict"):
+        run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
+        import_tensorflow(verbose(ctx))
+        failed, seen = _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, show_progress(no_progress))
+    if failed:
+        where = "in the \"error\" field of each failed result" if as_json or jsonl else "above"
+        click.echo(f"error: {failed:,} of {seen:,} input(s) could not be predicted (reasons {where})", err=True)
+        sys.exit(1)
+
+
+def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tuple[int, int]:
+    """Print each prediction as it comes (table, JSON lines or one JSON list); (failed, seen) counts."""
     from tqdm import tqdm
 
     from signclf.inference import Committee
-    from signclf.predict import format_table_row, predict_files, to_json_line
+    from signclf.predict import TableLayout, format_table_row, predict_files, to_json_line
 
-    failed, seen, results = 0, 0, []
-    bars = []
+    failed, seen, results, bars = 0, 0, [], []
 
-    def progress(done, total):  # a bar only for large inputs, and only on a terminal
+    def on_progress(done, total):  # a bar only for large inputs
         if not bars:
-            bars.append(tqdm(total=total, unit="img", disable=total < 5000 or not sys.stderr.isatty(), leave=False))
+            bars.append(tqdm(total=total, unit="img", disable=total < 5000 or not progress, leave=False))
         bars[0].update(done)
 
-    with Committee(run_dirs) as committee:
-        for pred in predict_files(committee, paths, top_k, batch_size, on_progress=progress):
-            failed, seen = failed + (pred.error is not None), seen + 1
-            if jsonl:
-                click.echo(to_json_line(pred))
-            elif as_json:
-                results.append(pred.to_json())
-            elif pred.error:
-                click.echo(format_table_row(pred), err=True)
-            else:
-                click.echo(format_table_row(pred))
-    for bar in bars:
-        bar.close()
+    try:
+        with Committee(run_dirs) as committee:
+            layout = TableLayout.for_classes(committee.class_names)
+            for pred in predict_files(committee, paths, top_k, batch_size, on_progress=on_progress):
+                failed, seen = failed + (pred.error is not None), seen + 1
+                if jsonl:
+                    click.echo(to_json_line(pred))
+                elif as_json:
+                    results.append(pred.to_json())
+                else:
+                    click.echo(format_table_row(pred, layout), err=pred.error is not None)
+    finally:
+        for bar in bars:
+            bar.close()
     if as_json:
         click.echo(json.dumps(results, indent=2))
-    if failed:
-        click.echo(f"error: {failed} of {seen} input(s) could not be predicted (reasons above)", err=True)
-        sys.exit(1)
+    return failed, seen
 
 
 main.add_command(data_group)

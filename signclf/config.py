@@ -17,7 +17,14 @@ from pathlib import Path
 
 import yaml
 
+from signclf.config_yaml import apply_override, parse_override, read_yaml, shown, shown_key
 from signclf.errors import ConfigError
+from signclf.layer_sizes import spatial_size, weight_counts
+from signclf.text import printable
+
+# Images per Session.run when evaluating, predicting or validating: large enough to keep every core
+# busy, small enough that a batch of 512px images still fits in memory.
+INFERENCE_BATCH_SIZE = 1024
 
 
 @dataclass
@@ -101,7 +108,7 @@ class TrainConfig:
     label_smoothing: float = 0.0  # share of the target spread evenly over all classes
     early_stopping: int = 0  # stop after this many epochs without a better valid accuracy (0 = off)
     finetune_from: str = ""  # run directory whose best weights initialise this run
-    eval_batch_size: int = 1024  # images per step when validating
+    eval_batch_size: int = INFERENCE_BATCH_SIZE  # images per step when validating
     xla: bool = False  # XLA JIT compilation on a GPU (TF ignores it on CPU without TF_XLA_FLAGS)
     mixed_precision: bool = False  # float16 compute on a GPU; ignored on CPU
     towers: int = 0  # CPU only: split each batch over this many weight-sharing towers run in parallel (0 = auto)
@@ -128,6 +135,7 @@ _CHOICES = {
     "preprocess.equalize": ("none", "hist", "clahe"),
     "train.lr_schedule": ("constant", "exponential", "step", "cosine", "plateau"),
 }
+MAX_SEED = 2**31 - 1  # TensorFlow's graph-level seed must fit an int32 once combined with op seeds
 _RANGES = [
     ("data.image_size", lambda v: 8 <= v <= 512, "between 8 and 512"),
     ("data.valid_fraction", lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
@@ -140,6 +148,7 @@ _RANGES = [
     ("model.input_channels", lambda v: v in (0, 1, 3), "0 (auto), 1 or 3"),
     ("train.epochs", lambda v: v >= 1, ">= 1"),
     ("train.batch_size", lambda v: v >= 1, ">= 1"),
+    ("train.seed", lambda v: 0 <= v <= MAX_SEED, f"between 0 and {MAX_SEED}"),
     ("train.learning_rate", lambda v: v > 0, "> 0"),
     ("train.lr_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
     ("train.lr_step_epochs", lambda v: v >= 1, ">= 1"),
@@ -159,6 +168,9 @@ _STAGE_RANGES = [
     ("pool", lambda v: 1 <= v <= 8, "between 1 and 8"),
     ("pool_stride", lambda v: 0 <= v <= 8, "between 0 and 8"),
 ]
+# TensorFlow cannot hold a tensor over 2 GB in a graph (a protobuf limit), and Adam's zero-filled
+# slot for every weight is such a tensor: a layer that large fails at the first step, after loading.
+MAX_VARIABLE_BYTES = 2**31 - 2**20  # leaves room for the protobuf's own fields
 
 
 def _type_name(tp) -> str:
@@ -171,11 +183,11 @@ def _convert(value, tp, key: str, where: str):
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+            raise ConfigError(f"{where}: {key} must be a list, got {shown(value)}")
         return [_convert(v, item_tp, f"{key}.{i}", where) for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {key} must be a mapping of {_type_name(tp)} keys, got {value!r}")
+            raise ConfigError(f"{where}: {key} must be a mapping of {_type_name(tp)} keys, got {shown(value)}")
         return _build(tp, value, key, where)
     if tp is bool:
         if isinstance(value, bool):
@@ -196,10 +208,10 @@ def _convert(value, tp, key: str, where: str):
             return ""
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-    raise ConfigError(f"{where}: {key} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    raise ConfigError(f"{where}: {key} must be {_type_name(tp)}, got {shown(value)} ({type(value).__name__})")
 
 
-# Keys earlier versions wrote into run directories and that no longer mean anything: accepted and
+# Keys that runs saved by earlier versions hold and that no longer mean anything: accepted and
 # ignored, so every saved run stays loadable.
 _RETIRED_KEYS = {"train.deterministic"}
 
@@ -209,7 +221,7 @@ def _build(cls, raw: dict, prefix: str, where: str):
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in raw.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
+        dotted = shown_key(f"{prefix}.{key}" if prefix else str(key))
         if dotted in _RETIRED_KEYS:
             continue
         if key not in names:
@@ -221,22 +233,23 @@ def _build(cls, raw: dict, prefix: str, where: str):
     return cls(**kwargs)
 
 
-def _validate(cfg: Config, where: str) -> None:
-    def get(dotted):
-        obj = cfg
-        for part in dotted.split("."):
-            obj = getattr(obj, part)
-        return obj
+def _get(cfg: Config, dotted: str):
+    obj = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
 
+
+def _validate(cfg: Config, where: str) -> None:
     for key, choices in _CHOICES.items():
-        if get(key) not in choices:
-            raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {get(key)!r}")
+        if _get(cfg, key) not in choices:
+            raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {shown(_get(cfg, key))}")
     for key, ok, what in _RANGES:
-        if not ok(get(key)):
-            raise ConfigError(f"{where}: {key} must be {what}, got {get(key)!r}")
+        if not ok(_get(cfg, key)):
+            raise ConfigError(f"{where}: {key} must be {what}, got {shown(_get(cfg, key))}")
     for name in _AUGMENT_NONNEGATIVE:
         if getattr(cfg.augment, name) < 0:
-            raise ConfigError(f"{where}: augment.{name} must be >= 0, got {getattr(cfg.augment, name)!r}")
+            raise ConfigError(f"{where}: augment.{name} must be >= 0, got {shown(getattr(cfg.augment, name))}")
     for name in ("blur_prob", "mirror_prob"):
         if getattr(cfg.augment, name) > 1:
             raise ConfigError(f"{where}: augment.{name} is a probability and must be <= 1")
@@ -245,106 +258,69 @@ def _validate(cfg: Config, where: str) -> None:
     for i, stage in enumerate(cfg.model.conv):
         for key, ok, what in _STAGE_RANGES:
             if not ok(getattr(stage, key)):
-                raise ConfigError(f"{where}: model.conv.{i}.{key} must be {what}, got {getattr(stage, key)!r}")
-        if stage.padding.upper() not in ("VALID", "SAME"):
-            raise ConfigError(f"{where}: model.conv.{i}.padding must be VALID or SAME, got {stage.padding!r}")
-        stage.padding = stage.padding.upper()
+                raise ConfigError(f"{where}: model.conv.{i}.{key} must be {what}, got {shown(getattr(stage, key))}")
+        if stage.padding not in ("VALID", "SAME"):
+            raise ConfigError(f"{where}: model.conv.{i}.padding must be VALID or SAME, got {shown(stage.padding)}")
     for i, width in enumerate(cfg.model.fc):
         if not 1 <= width <= 65536:
-            raise ConfigError(f"{where}: model.fc.{i} must be between 1 and 65536, got {width!r}")
+            raise ConfigError(f"{where}: model.fc.{i} must be between 1 and 65536, got {shown(width)}")
     if cfg.model.input_channels and cfg.model.input_channels != (3 if cfg.preprocess.color == "rgb" else 1):
         raise ConfigError(f"{where}: model.input_channels={cfg.model.input_channels} contradicts "
-                          f"preprocess.color={cfg.preprocess.color!r}; set it to 0 (auto)")
-    if _spatial_size(cfg) < 1:
+                          f"preprocess.color={shown(cfg.preprocess.color)}; set it to 0 (auto)")
+    if spatial_size(cfg) < 1:
         raise ConfigError(f"{where}: model.conv stages shrink a {cfg.data.image_size}px image to nothing; "
                           f"use padding SAME, smaller kernels or less pooling")
-
-
-def _spatial_size(cfg: Config) -> int:
-    """Side of the last stage's feature map (TF's VALID/SAME arithmetic)."""
-    side = cfg.data.image_size
-    for s in cfg.model.conv:
-        side = -(-side // s.stride) if s.padding == "SAME" else (side - s.kernel) // s.stride + 1
-        if side < 1:
-            return 0
-        if s.pool > 1:
-            side = (side - s.pool) // (s.pool_stride or s.pool) + 1
-    return side
-
-
-def parse_override(text: str) -> tuple[list[str], object]:
-    """`train.epochs=3` → (['train', 'epochs'], 3); the value is parsed as YAML (numbers, lists, bools)."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text}: expected key=value, e.g. --set train.epochs=3")
-    key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return [p for p in key.strip().split(".")], value
-
-
-def apply_override(raw: dict, path: list[str], value) -> None:
-    """Set raw[a][b][...] = value, descending into lists by index (model.conv.0.depth=32)."""
-    node = raw
-    for i, part in enumerate(path[:-1]):
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"--set {'.'.join(path)}: no list item {part!r} in {'.'.join(path[:i])}")
-            node = node[int(part)]
-        else:
-            if not isinstance(node.get(part, {}), (dict, list)):
-                raise ConfigError(f"--set {'.'.join(path)}: {'.'.join(path[:i + 1])} is not a section")
-            node = node.setdefault(part, {})
-    last = path[-1]
-    if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(f"--set {'.'.join(path)}: no list item {last!r}")
-        node[int(last)] = value
-    else:
-        node[last] = value
+    layer, count = max(weight_counts(cfg, num_classes=2).items(), key=lambda item: item[1])
+    if count * 4 > MAX_VARIABLE_BYTES:
+        raise ConfigError(f"{where}: the {layer} weights would be {count:,} floats ({count * 4 / 2**30:.1f} GiB), "
+                          f"over TensorFlow's 2 GB limit for one tensor in a graph; use narrower model.fc "
+                          f"layers, fewer model.conv depths or more pooling")
 
 
 def config_from_dict(raw: dict, where: str = "<config>") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the top level must be a mapping of sections (data, model, train, ...)")
     cfg = _build(Config, raw, "", where)
+    conv = [dataclasses.replace(s, padding=s.padding.upper()) for s in cfg.model.conv]
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, conv=conv))
     _validate(cfg, where)
     return cfg
 
 
-def read_yaml(path) -> dict:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (see configs/ for examples)")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read config ({e})")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: YAML syntax error{at}: {problem}")
-    return raw if raw is not None else {}
-
-
 def load_config(path=None, overrides=()) -> Config:
-    """Load a YAML config (or the defaults when path is None), apply `key=value` overrides, check it."""
+    """Load a YAML config (or the defaults when path is None), apply `key=value` overrides, check it.
+
+    Overrides apply on top of the defaults too: `model.conv.0.depth=32` works without a config file.
+    """
     raw = read_yaml(path) if path else {}
-    where = str(path) if path else "<defaults>"
+    where = printable(str(path)) if path else "<defaults>"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the top level must be a mapping of sections (data, model, train, ...)")
+    defaults = config_to_dict(Config())
     for text in overrides:
-        apply_override(raw, *parse_override(text))
+        apply_override(raw, *parse_override(text), defaults=defaults)
     if overrides:
         where += " (with --set)"
     cfg = config_from_dict(raw, where)
     if not cfg.name and path:
-        cfg.name = Path(path).stem
+        cfg = dataclasses.replace(cfg, name=Path(path).stem)
     return cfg
+
+
+_PATH_KEYS = (("data", "train"), ("data", "valid"), ("data", "test"), ("data", "class_names"),
+              ("train", "finetune_from"))
+
+
+def resolve_paths(cfg: Config, base_dir) -> Config:
+    """A copy of `cfg` whose data paths and train.finetune_from are absolute, relative ones taken
+    against `base_dir` (where `train` ran): the run's saved config then works from any directory."""
+    sections = {}
+    for section, key in _PATH_KEYS:
+        value = getattr(getattr(cfg, section), key)
+        if value:
+            sections.setdefault(section, {})[key] = str((Path(base_dir) / Path(value).expanduser()).absolute())
+    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)
+                                       for section, changes in sections.items()})
 
 
 def config_to_dict(cfg: Config) -> dict:
@@ -380,5 +356,8 @@ def documented_keys() -> list[tuple[str, str, str]]:
         for line in inspect.getsource(cls).splitlines():
             m = re.match(r"\s+(\w+): [^=]+= (.+?)(?:\s+# (.*))?$", line)
             if m:
-                rows.append((f"{section}.{m.group(1)}", m.group(2), m.group(3) or ""))
+                default = m.group(2)
+                if default.isidentifier() and isinstance(globals().get(default), int):  # a named constant
+                    default = str(globals()[default])
+                rows.append((f"{section}.{m.group(1)}", default, m.group(3) or ""))
     return rows

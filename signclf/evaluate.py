@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
-from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text
+from signclf.atomic import atomic_write_json, atomic_write_text
+from signclf.config import INFERENCE_BATCH_SIZE
+from signclf.plots import new_figure, save_png
+from signclf.text import cut_end, printable
 
 
 def metrics_from_probabilities(probs: np.ndarray, labels: np.ndarray, class_names) -> dict:
@@ -41,32 +44,48 @@ def _confusion_csv(matrix, class_names) -> str:
     return buf.getvalue()
 
 
-def plot_confusion(matrix, class_names, path, title: str) -> None:
-    """Row-normalised confusion matrix as a PNG (log-ish colour so rare mistakes still show)."""
-    import matplotlib
+# Colour = share of the true class on a power scale: a 1% confusion is visible next to a 99% diagonal.
+COLOUR_GAMMA = 0.3
+_CELL_INCHES = 0.22  # per class: room for one 8 pt tick label
+_ANNOTATE_UP_TO = 20  # classes; with more, counts in the cells would be too small to read
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _tick_labels(class_names, width: int = 24) -> list[str]:
+    return [f"{c} {cut_end(printable(name), width)}" for c, name in enumerate(class_names)]
+
+
+def plot_confusion(matrix, class_names, path, title: str) -> None:
+    """Row-normalised confusion matrix as a PNG: rows are true classes, columns predictions, both
+    labelled with id and name; with few classes every non-zero cell shows its image count."""
     from matplotlib.colors import PowerNorm
+    from matplotlib.ticker import PercentFormatter
 
     m = np.asarray(matrix, np.float64)
     rates = m / np.maximum(m.sum(1, keepdims=True), 1)
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(max(6, k * 0.22 + 3), max(5, k * 0.22 + 2)))
-    im = ax.imshow(rates, cmap="viridis", norm=PowerNorm(0.3, vmin=0, vmax=1))
+    labels = _tick_labels(class_names)
+    label_inches = max(map(len, labels)) * 0.075 + 0.6  # longest 8 pt label, plus the axis title
+    side = max(k * _CELL_INCHES, 3.0)
+    fig = new_figure(side + label_inches + 1.6, side + label_inches + 0.9)
+    ax = fig.add_subplot()
+    image = ax.imshow(rates, cmap="viridis", norm=PowerNorm(COLOUR_GAMMA, vmin=0, vmax=1))
+    ax.set_xticks(range(k), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(k), labels, fontsize=8)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title)
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
-    ax.tick_params(labelsize=6)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    ax.set_title(f"Confusion matrix: {printable(title)}", fontsize=10)
+    if k <= _ANNOTATE_UP_TO:
+        for (row, col), count in np.ndenumerate(m):
+            if count:
+                ax.text(col, row, f"{int(count):,}", ha="center", va="center", fontsize=8,
+                        color="black" if rates[row, col] > 0.5 else "white")
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, ticks=[0, 0.01, 0.05, 0.2, 0.5, 1],
+                       label=f"share of the true class (power {COLOUR_GAMMA} scale)")
+    bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    save_png(fig, path)
 
 
-def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = 1024, log=print) -> dict:
+def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE) -> dict:
     """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`."""
     from signclf.data.loading import load_split
     from signclf.inference import Committee
@@ -106,15 +125,19 @@ def _save(out_dir: Path, key: str, results: dict, class_names) -> None:
     results["files"] = [str(path), str(out_dir / f"confusion-{key}.csv"), str(out_dir / f"confusion-{key}.png")]
 
 
-def format_report(results: dict, worst: int = 5) -> str:
-    lines = [f"evaluated {', '.join(results['runs'])} on {results['dataset']} ({results['n']} images)",
+def format_report(results: dict, worst: int = 5, name_width: int = 40) -> str:
+    """The human-readable summary `signclf evaluate` prints (names escaped and cut with "…")."""
+    runs = ", ".join(printable(r) for r in results["runs"])
+    lines = [f"evaluated {runs} on {printable(results['dataset'])} ({results['n']:,} images)",
              f"  accuracy       {results['accuracy']:.4f}",
              f"  top-5 accuracy {results['top5_accuracy']:.4f}",
              f"  macro F1       {results['macro_f1']:.4f}",
              "  weakest classes by F1:"]
     present = [c for c in results["per_class"] if c["support"] > 0]
+    id_width = len(str(max(len(results["per_class"]) - 1, 0)))
     for c in sorted(present, key=lambda c: c["f1"])[:worst]:
-        lines.append(f"    {c['class_id']:3d} {c['name'][:40]:40s} F1 {c['f1']:.3f}  "
-                     f"P {c['precision']:.3f}  R {c['recall']:.3f}  n={c['support']}")
-    lines.append("  wrote " + ", ".join(results.get("files", [])))
+        name = cut_end(printable(c["name"]), name_width)
+        lines.append(f"    {c['class_id']:{max(id_width, 3)}d} {name:{name_width}s} F1 {c['f1']:.3f}  "
+                     f"P {c['precision']:.3f}  R {c['recall']:.3f}  n={c['support']:,}")
+    lines.append("  wrote " + ", ".join(printable(f) for f in results.get("files", [])))
     return "\n".join(lines)

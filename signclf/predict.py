@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.data.images import list_image_files, read_image
 from signclf.errors import DataError
+from signclf.text import cut_end, cut_path, printable
 
 CHUNK = 2048  # files decoded and classified together: large enough to batch, small enough to stream
 
@@ -41,7 +43,7 @@ def _decode_group(paths):
     return [_decode(p) for p in paths]
 
 
-def predict_files(committee, paths, top_k: int = 3, batch_size: int = 1024, on_progress=None):
+def predict_files(committee, paths, top_k: int = 3, batch_size: int = INFERENCE_BATCH_SIZE, on_progress=None):
     """Yield a Prediction per image file under `paths` (files and folders), in input order.
 
     Folder-level problems (missing path, empty folder) come first as error results. The next chunk
@@ -79,13 +81,32 @@ def predict_files(committee, paths, top_k: int = 3, batch_size: int = 1024, on_p
                 on_progress(len(chunk), len(files))
 
 
-def format_table_row(pred: Prediction, path_width: int = 40) -> str:
+@dataclass(frozen=True)
+class TableLayout:
+    """Column widths of predict's table, fixed for a whole run so that every row lines up."""
+
+    path_width: int = 40
+    id_width: int = 2
+    name_width: int = 42
+
+    @classmethod
+    def for_classes(cls, class_names, path_width: int = 40, max_name_width: int = 42) -> TableLayout:
+        """Name column as wide as the longest (escaped) class name, at most `max_name_width`."""
+        longest = max((len(printable(n)) for n in class_names), default=1)
+        return cls(path_width, len(str(max(len(class_names) - 1, 0))), min(longest, max_name_width))
+
+
+def format_table_row(pred: Prediction, layout: TableLayout = TableLayout()) -> str:
+    """A human-readable result: path, then one line per class (id, name, probability); names escaped."""
     if pred.error:
-        return f"{pred.path}: cannot predict: {pred.error.split(': ', 1)[-1]}"
-    first, *rest = pred.top_k
-    path = pred.path if len(pred.path) <= path_width else "…" + pred.path[-(path_width - 1):]
-    lines = [f"{path:{path_width}s}  {first['class_id']:2d} {first['name']:42s} {first['prob']:6.1%}"]
-    lines += [f"{'':{path_width}s}  {c['class_id']:2d} {c['name']:42s} {c['prob']:6.1%}" for c in rest]
+        return f"{printable(pred.path)}: cannot predict: {printable(pred.error.split(': ', 1)[-1])}"
+    path = cut_path(printable(pred.path), layout.path_width)
+    lines = []
+    for c in pred.top_k:
+        name = cut_end(printable(c["name"]), layout.name_width)
+        lines.append(f"{path:{layout.path_width}s}  {c['class_id']:{layout.id_width}d} "
+                     f"{name:{layout.name_width}s} {c['prob']:6.1%}")
+        path = ""
     return "\n".join(lines)
 
 

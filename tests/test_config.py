@@ -1,6 +1,16 @@
+import time
+
 import pytest
 
-from signclf.config import Config, architecture_diff, config_to_yaml, documented_keys, load_config
+from signclf.config import (
+    INFERENCE_BATCH_SIZE,
+    Config,
+    architecture_diff,
+    config_to_yaml,
+    documented_keys,
+    load_config,
+    resolve_paths,
+)
 from signclf.errors import ConfigError
 
 
@@ -99,3 +109,92 @@ def test_every_key_is_documented():
 def test_retired_keys_in_old_run_configs_still_load(tmp_path):
     p = write(tmp_path, "train:\n  deterministic: true\n  epochs: 4\n")
     assert load_config(p).train.epochs == 4
+
+
+def test_yaml_aliases_in_a_config_file_are_refused(tmp_path):
+    p = write(tmp_path, "train: &t\n  epochs: 3\nother: *t\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: YAML aliases are not allowed") as e:
+        load_config(p)
+    assert e.value.exit_code == 2
+
+
+def test_alias_bomb_in_set_finishes_fast_with_a_short_message():
+    levels = ["&a [x, x, x, x, x, x, x, x, x]"] + [f"&{c} [{', '.join([f'*{p}'] * 9)}]"
+                                                   for p, c in zip("abcde", "bcdef")]
+    override = f"name=[{', '.join(levels)}]"
+    assert 200 < len(override) < 300  # 9**6 leaves once expanded
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="YAML aliases are not allowed") as e:
+        load_config(None, [override])
+    assert time.perf_counter() - start < 1 and len(str(e.value)) < 200
+
+
+def test_values_quoted_in_errors_are_cut_short():
+    with pytest.raises(ConfigError, match="train.epochs must be int") as e:
+        load_config(None, ["train.epochs=[" + ", ".join(["long-string-" * 20] * 200) + "]"])
+    assert len(str(e.value)) < 200 and "…" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="unknown key") as e:
+        load_config(None, ["train." + "k" * 5000 + "=1"])
+    assert len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize("seed", ["-1", str(10**23)])
+def test_seed_must_fit_tensorflow(seed):
+    with pytest.raises(ConfigError, match=r"train\.seed must be between 0 and 2147483647") as e:
+        load_config(None, [f"train.seed={seed}"])
+    assert e.value.exit_code == 2
+    assert load_config(None, ["train.seed=2147483647"]).train.seed == 2**31 - 1
+
+
+@pytest.mark.parametrize("overrides, layer", [
+    (["model.fc=[65536, 65536]"], "model.fc.1"),
+    (["data.image_size=512", "model.conv=[{kernel: 3, depth: 4096, padding: SAME, pool: 1}]", "model.fc=[2]"],
+     "model.fc.0"),
+    (["data.image_size=256", "model.multiscale=true", "model.fc=[4096]",
+      "model.conv=[{kernel: 3, depth: 512, padding: SAME, pool: 1}, {kernel: 3, depth: 8, padding: SAME, pool: 1}]"],
+     "model.fc.0"),  # the last stage alone is small: multiscale's first stage makes it too large
+])
+def test_a_layer_over_tensorflows_2gb_limit_is_refused_before_training(overrides, layer):
+    with pytest.raises(ConfigError, match=rf"the {layer} weights would be [\d,]+ floats .*TensorFlow's 2 GB limit"):
+        load_config(None, overrides)
+
+
+def test_largest_layers_under_the_limit_load():
+    assert load_config(None, ["model.fc=[65536, 8000]"]).model.fc == [65536, 8000]  # 1.95 GiB: just under
+
+
+def test_set_reaches_into_default_lists_without_a_config():
+    cfg = load_config(None, ["model.conv.0.depth=32"])
+    assert [s.depth for s in cfg.model.conv] == [32, 16] and cfg.model.conv[0].kernel == 5
+    with pytest.raises(ConfigError, match="no list item '2'"):
+        load_config(None, ["model.conv.2.depth=32"])
+
+
+def test_set_reaches_into_default_lists_under_a_config_without_them(tmp_path):
+    p = write(tmp_path, "train:\n  epochs: 2\n")
+    cfg = load_config(p, ["model.conv.1.kernel=3", "model.fc.0=64"])
+    assert [s.kernel for s in cfg.model.conv] == [5, 3] and cfg.model.fc == [64, 84] and cfg.train.epochs == 2
+
+
+def test_resolve_paths_makes_data_paths_absolute_without_mutating(tmp_path):
+    cfg = load_config(None, ["data.train=data/train.p", "data.valid=/elsewhere/valid.p",
+                             "data.class_names=names.csv", "train.finetune_from=runs/base"])
+    resolved = resolve_paths(cfg, tmp_path)
+    assert resolved.data.train == str(tmp_path / "data/train.p")
+    assert resolved.data.valid == "/elsewhere/valid.p" and resolved.data.test == ""
+    assert resolved.data.class_names == str(tmp_path / "names.csv")
+    assert resolved.train.finetune_from == str(tmp_path / "runs/base")
+    assert cfg.data.train == "data/train.p" and cfg.train.finetune_from == "runs/base"  # the input is unchanged
+    assert resolved.model == cfg.model and resolved.data.image_size == cfg.data.image_size
+    again = load_config(write(tmp_path, config_to_yaml(resolved), "saved.yaml"))
+    assert again.data == resolved.data and resolve_paths(again, "/other") == again
+
+
+def test_load_config_padding_is_normalised_on_a_copy():
+    cfg = load_config(None, ["model.conv=[{kernel: 3, depth: 4, padding: same}]"])
+    assert cfg.model.conv[0].padding == "SAME"
+
+
+def test_the_inference_batch_size_has_one_name():
+    assert Config().train.eval_batch_size == INFERENCE_BATCH_SIZE == 1024
+    assert ("train.eval_batch_size", "1024", "images per step when validating") in documented_keys()

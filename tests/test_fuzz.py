@@ -50,10 +50,21 @@ def test_config_files_of_arbitrary_text(tmp_path, text):
                                  "model.conv.9.kernel"]), max_size=3),
        st.lists(st.sampled_from(["3", "-1", "[1, 2]", "{a: 1}", "", "abc", "1e-3", "[", "true"]), max_size=3))
 def test_overrides_only_raise_their_own_errors(keys, vals):
+    overrides = [f"{k}={v}" for k, v in zip(keys, vals)]
     try:
-        load_config(None, [f"{k}={v}" for k, v in zip(keys, vals)])
-    except SignclfError:
-        pass
+        cfg = load_config(None, overrides)
+    except SignclfError as e:
+        msg = str(e)
+        assert "\n" not in msg and e.exit_code == 2
+        # The message names the key at fault: the --set that failed, or the checked key it broke.
+        assert msg.startswith("--set ") or msg.startswith("<defaults> (with --set): ")
+        assert any(k in msg or f"unknown key '{k.split('.')[0]}'" in msg for k in keys), msg
+    else:
+        last = dict(zip(keys, vals))  # a later --set of the same key wins
+        if last.get("train.epochs") == "3" and "train" not in last:
+            assert cfg.train.epochs == 3
+        if last.get("model.conv.0.depth") == "3":
+            assert cfg.model.conv[0].depth == 3 and [s.depth for s in cfg.model.conv[1:]] == [16]
 
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -75,7 +86,9 @@ def test_image_loader_over_arbitrary_bytes(tmp_path, data):
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
 
 
-def test_yaml_dump_of_defaults_is_loadable():
-    from signclf.config import config_to_dict
+def test_yaml_dump_of_defaults_round_trips_to_an_equal_config():
+    from signclf.config import config_to_dict, config_to_yaml
 
-    assert config_from_dict(yaml.safe_load(yaml.safe_dump(config_to_dict(load_config(None)))))
+    defaults = load_config(None)
+    assert config_from_dict(yaml.safe_load(yaml.safe_dump(config_to_dict(defaults)))) == defaults
+    assert config_from_dict(yaml.safe_load(config_to_yaml(defaults))) == defaults

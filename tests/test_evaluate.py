@@ -1,0 +1,98 @@
+"""evaluate.py's metrics, report and pictures, on made-up probabilities (no TensorFlow, no training)."""
+
+import inspect
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from signclf import evaluate
+from signclf.config import INFERENCE_BATCH_SIZE
+from signclf.evaluate import _confusion_csv, format_report, metrics_from_probabilities, plot_confusion
+
+NAMES = ["red disc", "blue square", "green triangle"]
+
+
+def one_hot(labels, k=3, p=0.9):
+    probs = np.full((len(labels), k), (1 - p) / (k - 1))
+    probs[np.arange(len(labels)), labels] = p
+    return probs
+
+
+def test_metrics_from_probabilities():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    predicted = np.array([0, 0, 1, 2, 2, 2])
+    results = metrics_from_probabilities(one_hot(predicted), labels, NAMES)
+    assert results["accuracy"] == pytest.approx(5 / 6) and results["top5_accuracy"] == 1.0 and results["n"] == 6
+    assert results["confusion_matrix"] == [[2, 0, 0], [0, 1, 1], [0, 0, 2]]
+    blue = results["per_class"][1]
+    assert blue == {"class_id": 1, "name": "blue square", "precision": 1.0, "recall": 0.5,
+                    "f1": pytest.approx(2 / 3, abs=1e-5), "support": 2}
+    assert results["macro_f1"] == pytest.approx((1 + 2 / 3 + 0.8) / 3, abs=1e-5)
+
+
+def test_macro_f1_ignores_classes_absent_from_the_data():
+    results = metrics_from_probabilities(one_hot([0, 1]), np.array([0, 1]), NAMES)
+    assert results["macro_f1"] == 1.0 and results["per_class"][2]["support"] == 0
+
+
+def test_confusion_csv_has_a_row_per_true_class():
+    assert _confusion_csv([[2, 0], [1, 3]], ["a", "b"]).splitlines() == ["true \\ predicted,0,1", "0,2,0", "1,1,3"]
+
+
+def results_for(names, n=11610):
+    per_class = [{"class_id": c, "name": name, "precision": 0.9, "recall": 0.8, "f1": 0.85 - c / 100,
+                  "support": 1234} for c, name in enumerate(names)]
+    return {"runs": ["runs/a"], "dataset": "data/valid.p", "n": n, "accuracy": 0.98765, "top5_accuracy": 1.0,
+            "macro_f1": 0.9, "per_class": per_class, "files": ["runs/a/evaluation.json"]}
+
+
+def test_report_uses_thousands_separators_and_cuts_long_names():
+    names = ["Right-of-way at the next intersection, a name much longer than the column", "Yield"]
+    report = format_report(results_for(names))
+    assert "(11,610 images)" in report and "n=1,234" in report and "accuracy       0.9877" in report
+    assert "Right-of-way at the next intersection,…" in report
+    rows = [line for line in report.splitlines() if " n=" in line]
+    assert len(rows) == 2 and len({row.index(" F1 ") for row in rows}) == 1
+
+
+def test_report_escapes_control_characters():
+    results = results_for(["\x1b[2Jclear", "new\nline"])
+    results["dataset"] = "data/\x1b]0;title\x07.p"
+    report = format_report(results)
+    assert "\x1b" not in report and "\x07" not in report and report.count("\n") == 7
+    assert "\\x1b[2Jclear" in report and "new\\nline" in report and "\\x1b]0;title\\x07" in report
+
+
+@pytest.mark.parametrize("k", [4, 43])
+def test_confusion_png_is_big_enough_to_read_its_labels(tmp_path, k):
+    from PIL import Image
+
+    matrix = (np.eye(k, dtype=int) * 20 + (np.arange(k * k).reshape(k, k) % 7 == 0)).tolist()
+    path = tmp_path / "confusion.png"
+    plot_confusion(matrix, [f"class number {c}" for c in range(k)], path, "valid: accuracy 0.9 on 1,000 images")
+    width, height = Image.open(path).size
+    assert min(width, height) >= 500
+    assert height / k >= 20 or k < 10  # ≥ 20 px per class row at the saved size: room for an 8 pt label
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_tick_labels_name_the_classes():
+    assert evaluate._tick_labels(["Yield", "Right-of-way at the next intersection"]) == \
+        ["0 Yield", "1 Right-of-way at the nex…"]
+    assert evaluate._tick_labels(["bad\x1bname"]) == ["0 bad\\x1bname"]
+
+
+def test_plotting_does_not_use_pyplot(tmp_path):
+    code = ("import sys; from signclf.evaluate import plot_confusion\n"
+            f"plot_confusion([[1, 0], [0, 1]], ['a', 'b'], {str(tmp_path / 'c.png')!r}, 't')\n"
+            "assert 'matplotlib.pyplot' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_evaluate_signature_has_no_unused_log_and_the_shared_batch_size():
+    params = inspect.signature(evaluate.evaluate).parameters
+    assert "log" not in params and params["batch_size"].default == INFERENCE_BATCH_SIZE
