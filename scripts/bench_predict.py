@@ -85,7 +85,7 @@ def quick_run(tmp: Path, config: str) -> Path:
 
 def time_cli_predict(run: Path, folder: Path, n: int) -> dict:
     """One `signclf predict --jsonl` subprocess: total wall time and the first→last output line rate."""
-    from signclf.predict import CHUNK
+    from signclf.predict import FILES_PER_CHUNK
 
     cmd = signclf_command() + ["predict", str(folder), "--run", str(run), "--jsonl"]
     t0 = time.perf_counter()
@@ -101,7 +101,7 @@ def time_cli_predict(run: Path, folder: Path, n: int) -> dict:
         sys.exit(f"signclf predict failed (exit {proc.returncode}, {lines}/{n} lines):\n{err[-3000:]}")
     total = time.perf_counter() - t0
     # The first line appears once the first chunk is classified; the rest arrive as later chunks finish.
-    streamed = (n - min(CHUNK, n)) / (last - first) if n > CHUNK and last > first else None
+    streamed = (n - min(FILES_PER_CHUNK, n)) / (last - first) if n > FILES_PER_CHUNK and last > first else None
     return {"total_s": total, "first_line_s": first - t0, "img_s_first_to_last_line": streamed,
             "img_s_end_to_end": n / total}
 
@@ -110,6 +110,7 @@ def time_in_process(run: Path, folder: Path, n: int, repeats: int) -> dict:
     from signclf.tensorflow_import import import_tensorflow
 
     import_tensorflow(False)
+    from signclf.config import INFERENCE_BATCH_SIZE
     from signclf.inference import Committee
     from signclf.predict import predict_files, to_json_line
 
@@ -120,7 +121,7 @@ def time_in_process(run: Path, folder: Path, n: int, repeats: int) -> dict:
     with committee:
         for _ in range(repeats):
             t0 = time.perf_counter()
-            count = sum(1 for pred in predict_files(committee, [folder], 3, 1024) if to_json_line(pred))
+            count = sum(1 for pred in predict_files(committee, [folder], 3, INFERENCE_BATCH_SIZE) if to_json_line(pred))
             rates.append(count / (time.perf_counter() - t0))
             assert count == n, f"predicted {count} of {n} files"
     return {"committee_startup_s": startup, "img_s": statistics.median(rates), "img_s_samples": rates}

@@ -31,26 +31,6 @@ def main(ctx, verbose):
     ctx.obj = {"verbose": verbose}
 
 
-def _how_to_get(path: str) -> str:
-    """The command that creates the dataset a config names (the shipped configs use these folders)."""
-    if "synth" in Path(path).parts:
-        return f"signclf data synth --out {Path(path).parent}"
-    return "signclf data download --which udacity (it writes data/traffic-signs-data/)"
-
-
-def _check_data_paths(cfg) -> None:
-    """Every dataset the config names exists; else one ConfigError naming the key and the fix.
-    (Stands in for signclf.data.loading.check_data_paths where that does not exist yet.)"""
-    if not cfg.data.train:
-        raise ConfigError("data.train is not set; pass --set data.train=PATH or --config FILE, or get the data "
-                          f"with: {_how_to_get('data/traffic-signs-data/train.p')}")
-    for key in ("train", "valid", "test"):
-        path = getattr(cfg.data, key)
-        if path and not Path(path).exists():
-            raise ConfigError(f"{path}: no such file or directory (data.{key}); get the data with: "
-                              f"{_how_to_get(path)}, or pass --set data.{key}=PATH")
-
-
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML config (see configs/); default: LeNet-5 defaults.")
@@ -68,11 +48,8 @@ def _check_data_paths(cfg) -> None:
 def train(ctx, config_path, overrides, run_dir, run_dir_alias, resume, force, no_progress):
     """Train a model; prints one line per epoch and saves everything in the run directory."""
     from signclf.config import load_config
+    from signclf.data.loading import check_data_paths
 
-    try:
-        from signclf.data.loading import check_data_paths
-    except ImportError:
-        check_data_paths = _check_data_paths
     if run_dir and run_dir_alias:
         raise click.UsageError("--run and --run-dir name the same thing; give one")
     run_dir = run_dir or run_dir_alias
@@ -177,6 +154,9 @@ def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tu
 
     try:
         with Committee(run_dirs) as committee:
+            for run in committee.runs:  # stderr: stdout may be JSON
+                if run.checkpoint.note:
+                    click.echo(f"note: {run.checkpoint.note}", err=True)
             layout = TableLayout.for_classes(committee.class_names)
             for pred in predict_files(committee, paths, top_k, batch_size, on_progress=on_progress):
                 failed, seen = failed + (pred.error is not None), seen + 1

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
-from signclf.atomic import atomic_write_json, atomic_write_text
 from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.plots import new_figure, save_png
 from signclf.text import cut_end, printable
@@ -99,12 +98,14 @@ def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = I
                             f"{len(committee.class_names)}")
         probs = committee.probabilities(dataset.images, batch_size)
         results = metrics_from_probabilities(probs, dataset.labels, committee.class_names)
-        checkpoints = [run.checkpoint for run in committee.runs]
+        checkpoints = [str(run.checkpoint) for run in committee.runs]
+        notes = [run.checkpoint.note for run in committee.runs if run.checkpoint.note]
 
     key = split if data_path is None else Path(data_path).name
     if len(run_dirs) > 1:
         key = f"committee-{key}"
-    results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in run_dirs], checkpoints=checkpoints)
+    results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in run_dirs], checkpoints=checkpoints,
+                   checkpoint_notes=notes)
     out_dir = Path(run_dirs[0])
     _save(out_dir, key, results, committee.class_names)
     return results
@@ -112,23 +113,18 @@ def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = I
 
 def _save(out_dir: Path, key: str, results: dict, class_names) -> None:
     """evaluation.json keeps one entry per evaluated dataset; confusion matrix as CSV and PNG."""
-    path = out_dir / "evaluation.json"
-    try:
-        existing = rundir.read_json(path) if path.exists() else {}
-    except Exception:  # a corrupt file from an older version is replaced, not fatal
-        existing = {}
-    existing[key] = {k: v for k, v in results.items() if k != "confusion_matrix"}
-    atomic_write_json(path, existing)
-    atomic_write_text(out_dir / f"confusion-{key}.csv", _confusion_csv(results["confusion_matrix"], class_names))
-    plot_confusion(results["confusion_matrix"], class_names, out_dir / f"confusion-{key}.png",
-                   f"{key}: accuracy {results['accuracy']:.4f} on {results['n']} images")
-    results["files"] = [str(path), str(out_dir / f"confusion-{key}.csv"), str(out_dir / f"confusion-{key}.png")]
+    summary = {k: v for k, v in results.items() if k != "confusion_matrix"}
+    files = rundir.record_evaluation(out_dir, key, summary, _confusion_csv(results["confusion_matrix"], class_names))
+    plot_confusion(results["confusion_matrix"], class_names, files[2],
+                   f"{key}: accuracy {results['accuracy']:.4f} on {results['n']:,} images")
+    results["files"] = [str(f) for f in files]
 
 
 def format_report(results: dict, worst: int = 5, name_width: int = 40) -> str:
     """The human-readable summary `signclf evaluate` prints (names escaped and cut with "…")."""
     runs = ", ".join(printable(r) for r in results["runs"])
-    lines = [f"evaluated {runs} on {printable(results['dataset'])} ({results['n']:,} images)",
+    lines = [f"note: {printable(note)}" for note in results.get("checkpoint_notes", [])]
+    lines += [f"evaluated {runs} on {printable(results['dataset'])} ({results['n']:,} images)",
              f"  accuracy       {results['accuracy']:.4f}",
              f"  top-5 accuracy {results['top5_accuracy']:.4f}",
              f"  macro F1       {results['macro_f1']:.4f}",

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
+from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.errors import CheckpointError
 from signclf.preprocess import prepare_images
 
@@ -55,7 +56,7 @@ class LoadedRun:
         self.sess = tf.Session(graph=self.net.graph, config=self.device.session_config())
         self._pool = None  # threads for overlapping chunks, made on first use
 
-    def probabilities(self, images_rgb, batch_size: int = 1024) -> np.ndarray:
+    def probabilities(self, images_rgb, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """RGB uint8 images (array or list of any sizes) → N×K softmax, through the run's preprocessing."""
 
         def run_chunk(start):
@@ -115,7 +116,7 @@ class Committee:
     def cfg(self):
         return self.runs[0].cfg
 
-    def probabilities(self, images_rgb, batch_size: int = 1024) -> np.ndarray:
+    def probabilities(self, images_rgb, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         return np.mean([run.probabilities(images_rgb, batch_size) for run in self.runs], axis=0)
 
     def close(self):

@@ -17,7 +17,7 @@ from signclf.data.images import list_image_files, read_image
 from signclf.errors import DataError
 from signclf.text import cut_end, cut_path, printable
 
-CHUNK = 2048  # files decoded and classified together: large enough to batch, small enough to stream
+FILES_PER_CHUNK = 2048  # files decoded and classified together: large enough to batch, small enough to stream
 
 
 @dataclass
@@ -57,7 +57,7 @@ def predict_files(committee, paths, top_k: int = 3, batch_size: int = INFERENCE_
         yield Prediction(problem.partition(": ")[0], error=problem)
     names = committee.class_names
     k = min(top_k, len(names))
-    chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
+    chunks = [files[i:i + FILES_PER_CHUNK] for i in range(0, len(files), FILES_PER_CHUNK)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         def submit(chunk):  # groups of 64 files: one future per file costs more than a small decode
             return [pool.submit(_decode_group, chunk[i:i + 64]) for i in range(0, len(chunk), 64)]

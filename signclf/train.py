@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from signclf import rundir
-from signclf.config import Config, architecture_diff, load_config
+from signclf.config import Config, architecture_diff, load_config, resolve_paths
 from signclf.device import Device
 from signclf.errors import ConfigError, SignclfError
 from signclf.trainer import Diverged, Progress, Trainer
@@ -102,8 +102,10 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
 
     tf.disable_eager_execution()
     device = Device.for_training(cfg.train)
-    # The resolved config is what the run saves: with the tower count actually used (auto depends
-    # on the machine), because it decides which augmentation and dropout draws each image gets.
+    # The resolved config is what the run saves: absolute data paths, so evaluate works from any
+    # folder; the tower count actually used (auto depends on the machine), because it decides which
+    # augmentation and dropout draws each image gets, so a resume elsewhere draws the same.
+    cfg = resolve_paths(cfg, Path.cwd())
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, towers=device.towers))
     if resume is not None:
         with rundir.resumed_run(resume) as run:

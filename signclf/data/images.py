@@ -9,17 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# A 10,000×10,000 RGB photo is 300 MB decoded; past this many pixels we refuse rather than swap.
-MAX_PIXELS = 120_000_000
-# OpenCV reads its own cap once, when it loads: it must be in the environment before `import cv2`.
-# It backs up the header check below for formats that check does not parse.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from signclf.data.image_header import declared_size  # noqa: E402
-from signclf.errors import DataError  # noqa: E402
+from signclf import MAX_IMAGE_PIXELS as MAX_PIXELS
+from signclf.data.image_header import declared_size
+from signclf.errors import DataError
 
 MAX_FILE_BYTES = 256 << 20  # read into memory whole; no photo of a sign comes near this
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".gif", ".tif", ".tiff", ".webp")

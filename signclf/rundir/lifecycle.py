@@ -38,7 +38,7 @@ class RunLock:
             fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as e:
             raise SignclfError(f"{self.paths.root}: cannot create its lock file ({e.strerror}); "
-                               f"check the folder's permissions or use another --run-dir") from None
+                               f"check the folder's permissions or use another --run DIR") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -47,7 +47,7 @@ class RunLock:
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise RunBusy(self.paths.root, holder) from None
             raise SignclfError(f"{self.paths.root}: cannot lock the run ({e.strerror}); "
-                               f"use a --run-dir on a local disk") from None
+                               f"use a --run DIR on a local disk") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
@@ -70,7 +70,7 @@ class RunBusy(SignclfError):
 
     def __init__(self, run_dir, pid: str):
         super().__init__(f"{run_dir} is being trained by another process (pid {pid}); "
-                         f"wait for it to finish or use another --run-dir")
+                         f"wait for it to finish or use another --run DIR")
         self.pid = pid
 
 
@@ -120,21 +120,21 @@ def _refuse_replacing(run_dir: Path, protect) -> None:
     """Why `--force` may not replace run_dir, as a one-line error; nothing is deleted before this passes."""
     where = run_dir.resolve()
     if _contains(where, Path.cwd().resolve()):
-        raise SignclfError(f"--force --run-dir {run_dir}: that is the current directory or one of its parents; "
-                           f"refusing to replace it. Choose another --run-dir")
+        raise SignclfError(f"--force --run {run_dir}: that is the current directory or one of its parents; "
+                           f"refusing to replace it. Choose another --run DIR")
     for data in protect:
         if data and _contains(where, Path(data).expanduser().resolve()):
-            raise SignclfError(f"--force --run-dir {run_dir}: it contains {data}, which this run reads; "
-                               f"refusing to replace it. Choose another --run-dir")
+            raise SignclfError(f"--force --run {run_dir}: it contains {data}, which this run reads; "
+                               f"refusing to replace it. Choose another --run DIR")
     if not is_run(run_dir):
-        raise SignclfError(f"--force --run-dir {run_dir}: not a signclf run (no run.json, nor config.yaml with "
-                           f"checkpoints/); --force only replaces runs. Choose another --run-dir")
+        raise SignclfError(f"--force --run {run_dir}: not a signclf run (no run.json, nor config.yaml with "
+                           f"checkpoints/); --force only replaces runs. Choose another --run DIR")
     paths = RunPaths(run_dir)
     foreign = sorted(entry.name for entry in run_dir.iterdir() if not paths.is_known(entry))
     if foreign:
-        raise SignclfError(f"--force --run-dir {run_dir}: it also holds files signclf did not write "
+        raise SignclfError(f"--force --run {run_dir}: it also holds files signclf did not write "
                            f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); move them away "
-                           f"or choose another --run-dir")
+                           f"or choose another --run DIR")
 
 
 def _remove_run_files(run_dir: Path, keep_lock: bool) -> None:
@@ -156,12 +156,12 @@ def _entries_besides_lock(run_dir: Path) -> list[Path]:
 
 def _check_target(run_dir: Path, force: bool, protect) -> None:
     if run_dir.name == LATEST:
-        raise SignclfError(f"--run-dir {run_dir}: '{LATEST}' is the name of the link to the newest run; "
-                           f"choose another --run-dir")
+        raise SignclfError(f"--run {run_dir}: '{LATEST}' is the name of the link to the newest run; "
+                           f"choose another --run DIR")
     if not run_dir.exists():
         return
     if not run_dir.is_dir():
-        raise SignclfError(f"--run-dir {run_dir}: exists and is not a directory; choose another --run-dir")
+        raise SignclfError(f"--run {run_dir}: exists and is not a directory; choose another --run DIR")
     pid = training_pid(run_dir)
     if pid is not None:
         raise RunBusy(run_dir, pid)
@@ -169,7 +169,7 @@ def _check_target(run_dir: Path, force: bool, protect) -> None:
         _refuse_replacing(run_dir, protect)
     elif _entries_besides_lock(run_dir):
         raise SignclfError(f"{run_dir}: run directory already exists and is not empty; "
-                           f"use --resume {run_dir} to continue it, --force to overwrite, or another --run-dir")
+                           f"use --resume {run_dir} to continue it, --force to overwrite, or another --run DIR")
 
 
 def _choose_dir(name: str, run_dir) -> Path:
@@ -218,7 +218,7 @@ def new_run(name: str, run_dir=None, force: bool = False, protect=()):
             _remove_run_files(run_dir, keep_lock=True)
         elif _entries_besides_lock(run_dir):  # another process won the race for this empty folder
             raise SignclfError(f"{run_dir}: run directory already exists and is not empty; "
-                               f"use --resume {run_dir} to continue it, --force to overwrite, or another --run-dir")
+                               f"use --resume {run_dir} to continue it, --force to overwrite, or another --run DIR")
         try:
             yield run_dir
         except BaseException:
