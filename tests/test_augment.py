@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
-from click.testing import CliRunner
 
-from conftest import tiny_overrides
 from signclf.augment import augment_batch, gtsrb_mirror_table
 from signclf.config import AugmentConfig
 
@@ -120,17 +118,3 @@ def test_class_aware_mirror_relabels_only_mirrorable_signs():
     assert new_labels.tolist() == [34, 13, 1]
     np.testing.assert_allclose(out[0], images[0, :, ::-1], atol=1e-3)
     np.testing.assert_allclose(out[2], images[2], atol=1e-3)
-
-
-def test_preview_command_writes_a_grid(tmp_path, tiny_data):
-    from signclf.cli import main
-
-    args = ["data", "preview", "--out", str(tmp_path / "p.png"), "--rows", "3", "--variants", "4"]
-    for o in tiny_overrides(tiny_data):
-        args += ["--set", o]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    import cv2
-
-    grid = cv2.imread(str(tmp_path / "p.png"))
-    assert grid.shape == (3 * 34 * 3, 5 * 34 * 3, 3)

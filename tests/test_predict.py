@@ -36,7 +36,7 @@ def write_png(path, red):
 
 
 def test_predictions_stream_in_input_order_with_errors_in_place(tmp_path, monkeypatch):
-    monkeypatch.setattr(predict, "CHUNK", 2)  # several chunks: order must hold across them
+    monkeypatch.setattr(predict, "FILES_PER_CHUNK", 2)  # several chunks: order must hold across them
     a = write_png(tmp_path / "a.png", 10)
     b = write_png(tmp_path / "b.png", 250)
     (tmp_path / "bad.png").write_text("not an image")

@@ -155,7 +155,7 @@ def locked_run(tmp_path):
 
 def test_a_second_writer_is_refused_while_readers_keep_working(locked_run):
     run, pid = locked_run
-    message = f"{run} is being trained by another process (pid {pid}); wait for it to finish or use another --run-dir"
+    message = f"{run} is being trained by another process (pid {pid}); wait for it to finish or use another --run DIR"
     with pytest.raises(RunBusy) as e:
         with resumed_run(run):
             pytest.fail("entered a locked run")
