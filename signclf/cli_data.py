@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from signclf.cli_errors import OneLineErrors
+from signclf.cli_options import verbose, verbose_option
 from signclf.data.readers import BUILTIN_READERS
 from signclf.errors import SignclfError
 
@@ -109,6 +110,7 @@ def synth(out, per_class, seed):
               help="PNG to write  [default: augment-preview.png beside the training data]")
 @click.option("--rows", default=8, show_default=True, type=click.IntRange(1, 43), help="Training images (rows).")
 @click.option("--variants", default=7, show_default=True, type=click.IntRange(1, 32), help="Augmented draws per image.")
+@verbose_option
 @click.pass_context
 def preview(ctx, config_path, overrides, out, rows, variants):
     """Write a PNG grid of preprocessed training images and their augmentations."""
@@ -116,10 +118,9 @@ def preview(ctx, config_path, overrides, out, rows, variants):
     from signclf.preview import default_preview_path
     from signclf.tensorflow_import import import_tensorflow
 
-    cfg = load_config(config_path, overrides)
-    cfg.augment.enabled = True
+    cfg = load_config(config_path, [*overrides, "augment.enabled=true"])  # a preview of augmentation
     out = out or default_preview_path(cfg)
-    import_tensorflow(ctx.find_root().obj["verbose"])
+    import_tensorflow(verbose(ctx))
     from signclf.preview import write_preview
 
     click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: prepared; then augmented draws)")

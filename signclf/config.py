@@ -48,6 +48,11 @@ class PreprocessConfig:
     clahe_grid: int = 4  # CLAHE tiles per side
     normalize: bool = True  # per-channel mean/std from the training set, saved with the run
 
+    @property
+    def channels(self) -> int:
+        """Channels of a prepared image: 3 for rgb, 1 for gray and y."""
+        return 3 if self.color == "rgb" else 1
+
 
 @dataclass
 class AugmentConfig:
@@ -125,7 +130,7 @@ class Config:
 
     @property
     def input_channels(self) -> int:
-        return self.model.input_channels or (3 if self.preprocess.color == "rgb" else 1)
+        return self.model.input_channels or self.preprocess.channels
 
 
 # ---- checks on values: (dotted key, predicate, what it must be) ----------------------------------
@@ -264,7 +269,7 @@ def _validate(cfg: Config, where: str) -> None:
     for i, width in enumerate(cfg.model.fc):
         if not 1 <= width <= 65536:
             raise ConfigError(f"{where}: model.fc.{i} must be between 1 and 65536, got {shown(width)}")
-    if cfg.model.input_channels and cfg.model.input_channels != (3 if cfg.preprocess.color == "rgb" else 1):
+    if cfg.model.input_channels and cfg.model.input_channels != cfg.preprocess.channels:
         raise ConfigError(f"{where}: model.input_channels={cfg.model.input_channels} contradicts "
                           f"preprocess.color={shown(cfg.preprocess.color)}; set it to 0 (auto)")
     if spatial_size(cfg) < 1:

@@ -6,7 +6,6 @@ A file that cannot be read becomes a result with an `error` instead of stopping 
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.data.images import list_image_files, read_image
+from signclf.device import usable_cores
 from signclf.errors import DataError
 from signclf.text import cut_end, cut_path, printable
 
@@ -58,7 +58,7 @@ def predict_files(committee, paths, top_k: int = 3, batch_size: int = INFERENCE_
     names = committee.class_names
     k = min(top_k, len(names))
     chunks = [files[i:i + FILES_PER_CHUNK] for i in range(0, len(files), FILES_PER_CHUNK)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
         def submit(chunk):  # groups of 64 files: one future per file costs more than a small decode
             return [pool.submit(_decode_group, chunk[i:i + 64]) for i in range(0, len(chunk), 64)]
 

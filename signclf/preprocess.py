@@ -40,7 +40,7 @@ def _equalize(img: np.ndarray, cfg: PreprocessConfig, clahe) -> np.ndarray:
 def prepare_images(images, cfg: PreprocessConfig, image_size: int) -> np.ndarray:
     """RGB uint8 images (an N×H×W×3 array or a list of any sizes) → uint8 N×S×S×C, C = 3 or 1."""
     n = len(images)
-    channels = 3 if cfg.color == "rgb" else 1
+    channels = cfg.channels
     out = np.empty((n, image_size, image_size, channels), np.uint8)
     if n == 0:
         return out

@@ -22,6 +22,7 @@ import numpy as np
 from signclf.atomic import atomic_write
 from signclf.data.dataset import Dataset
 from signclf.data.images import crop_roi, read_image, resize
+from signclf.device import usable_cores
 from signclf.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def decode_files(paths, image_size: int, rois=None, roi_frames=None, workers: in
         return min(FILES_PER_TASK, n - start)
 
     # cv2 releases the GIL while decoding and resizing, so threads scale without pickling arrays.
-    workers = workers or min(16, 2 * (os.cpu_count() or 1))
+    workers = workers or min(16, 2 * usable_cores())
     from tqdm import tqdm
 
     with ThreadPoolExecutor(workers) as pool, \
