@@ -41,7 +41,7 @@ def main(ctx, verbose):
 @click.option("--run-dir", "run_dir_alias", type=click.Path(file_okay=False), hidden=True)
 @click.option("--resume", type=click.Path(file_okay=False), metavar="RUN",
               help="Continue an interrupted run from its last checkpoint.")
-@click.option("--force", is_flag=True, help="Replace the run in --run DIR if that folder already holds one.")
+@click.option("--force", is_flag=True, help="Replace the run in --run DIR if that folder holds a signclf run and nothing else.")
 @no_progress_option
 @verbose_option
 @click.pass_context

@@ -7,10 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_rundir import previous_layout_run
+from test_rundir_layout import previous_layout_run
 
 from signclf.errors import CheckpointError, SignclfError
-from signclf.rundir import RunBusy, RunPaths, is_run, mark_latest, new_run, read_run, resolve_run, resumed_run
+from signclf.rundir.layout import RunPaths, read_run
+from signclf.rundir.lifecycle import RunBusy, is_run, mark_latest, new_run, resolve_run, resumed_run
 
 
 def finished_run(folder):

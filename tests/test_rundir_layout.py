@@ -7,7 +7,7 @@ import pytest
 from conftest import TINY_CLASSES
 from signclf.config import config_to_yaml, load_config
 from signclf.errors import CheckpointError
-from signclf.rundir import (
+from signclf.rundir.layout import (
     FORMAT,
     RunPaths,
     read_format,
@@ -15,11 +15,11 @@ from signclf.rundir import (
     read_run,
     read_summary,
     record_evaluation,
-    resolve_run,
     write_metrics,
     write_run_files,
     write_summary,
 )
+from signclf.rundir.lifecycle import resolve_run
 
 STATS = {"mean": [120.5, 110.25, 100.0], "std": [60.0, 55.5, 50.0]}
 
