@@ -90,10 +90,17 @@ class TableLayout:
     name_width: int = 42
 
     @classmethod
-    def for_classes(cls, class_names, path_width: int = 40, max_name_width: int = 42) -> TableLayout:
-        """Name column as wide as the longest (escaped) class name, at most `max_name_width`."""
+    def for_classes(cls, class_names, path_width: int | None = None, max_name_width: int = 42) -> TableLayout:
+        """Name column as wide as the longest (escaped) class name, at most `max_name_width`; the path
+        column takes the rest of the terminal's width (of 120 columns when output is redirected)."""
+        import shutil
+
         longest = max((len(printable(n)) for n in class_names), default=1)
-        return cls(path_width, len(str(max(len(class_names) - 1, 0))), min(longest, max_name_width))
+        id_width, name_width = len(str(max(len(class_names) - 1, 0))), min(longest, max_name_width)
+        if path_width is None:
+            rest = 2 + id_width + 1 + name_width + 1 + 6  # the columns format_table_row puts after the path
+            path_width = max(40, shutil.get_terminal_size((120, 24)).columns - rest)
+        return cls(path_width, id_width, name_width)
 
 
 def format_table_row(pred: Prediction, layout: TableLayout = TableLayout()) -> str:

@@ -96,10 +96,18 @@ def test_probability_column_lines_up_whatever_the_names():
     lines = "\n".join(format_table_row(p, layout) for p in preds).splitlines()
     assert len(lines) == 3 and len({line.index("%") for line in lines}) == 1
     assert "Right-of-way at the next intersection wit…" in lines[0]
-    short = TableLayout.for_classes(["Yield", "Stop"])
+    short = TableLayout.for_classes(["Yield", "Stop"], path_width=40)
     assert short.name_width == 5
     assert format_table_row(Prediction("a.png", [{"class_id": 1, "name": "Stop", "prob": 1.0}]), short) == \
         f"{'a.png':40s}  1 Stop  100.0%"
+
+
+def test_the_path_column_takes_the_rest_of_the_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "150")
+    layout = TableLayout.for_classes(NAMES)
+    assert layout.path_width == 150 - (2 + 1 + 1 + 42 + 1 + 6)
+    monkeypatch.setenv("COLUMNS", "60")
+    assert TableLayout.for_classes(NAMES).path_width == 40  # never narrower than 40
 
 
 def test_class_id_column_widens_past_99_classes():
