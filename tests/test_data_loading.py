@@ -69,9 +69,13 @@ def test_check_data_paths_refuses_with_exit_2_and_a_working_command(tmp_path, mo
     assert e.value.exit_code == 2 and words in str(e.value)
 
 
-def test_check_data_paths_checks_valid_and_test_too(split_folder):
+def test_check_data_paths_checks_the_splits_asked_for(split_folder):
+    cfg = cfg_with(train=split_folder, valid=split_folder / "valid.p", test=split_folder / "missing.p")
+    assert check_data_paths(cfg) is None  # training does not read data.test
     with pytest.raises(ConfigError, match="data.test: .*missing.p: no such file"):
-        check_data_paths(cfg_with(train=split_folder, test=split_folder / "missing.p"))
+        check_data_paths(cfg, splits=("train", "valid", "test"))
+    with pytest.raises(ConfigError, match="data.valid: .*gone.p: no such file"):
+        check_data_paths(cfg_with(train=split_folder, valid=split_folder / "gone.p"))
 
 
 def test_float_features_in_0_1_are_scaled_and_the_note_is_logged(tmp_path):

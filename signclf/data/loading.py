@@ -26,11 +26,14 @@ def _how_to_get(path: str) -> str:
     return f"`signclf data download` fetches GTSRB, or `signclf data synth --out {path}` renders a synthetic set"
 
 
-def check_data_paths(cfg: Config) -> None:
-    """Fail fast, before TensorFlow or a run folder exists: every configured data path must exist."""
+def check_data_paths(cfg: Config, splits=("train", "valid")) -> None:
+    """Fail fast, before TensorFlow or a run folder exists: the data `splits` of the config exist.
+
+    Training reads train and valid; data.test is only read by `signclf evaluate --split test`,
+    which checks it then, so a config may name a test set that is not downloaded yet."""
     if not cfg.data.train:
         raise ConfigError(f"data.train is not set; pass --set data.train=PATH ({LAYOUTS})")
-    for split in ("train", "valid", "test"):
+    for split in splits:
         path = getattr(cfg.data, split)
         if path and not Path(path).expanduser().exists():
             raise ConfigError(f"data.{split}: {path}: no such file or directory; {_how_to_get(path)}, "
