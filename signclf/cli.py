@@ -41,7 +41,8 @@ def main(ctx, verbose):
 @click.option("--run-dir", "run_dir_alias", type=click.Path(file_okay=False), hidden=True)
 @click.option("--resume", type=click.Path(file_okay=False), metavar="RUN",
               help="Continue an interrupted run from its last checkpoint.")
-@click.option("--force", is_flag=True, help="Replace the run in --run DIR if that folder holds a signclf run and nothing else.")
+@click.option("--force", is_flag=True,
+              help="Replace the run in --run DIR if that folder holds a signclf run and nothing else.")
 @no_progress_option
 @verbose_option
 @click.pass_context
@@ -70,9 +71,10 @@ def train(ctx, config_path, overrides, run_dir, run_dir_alias, resume, force, no
 def _check_evaluation_data(run_dirs, split: str) -> None:
     """The run's data.<split> is set and exists (checked before TensorFlow loads)."""
     from signclf.config import load_config
+    from signclf.data.loading import split_source
 
     run = run_dirs[0]
-    path = getattr(load_config(run / "config.yaml").data, split)
+    path = split_source(load_config(run / "config.yaml"), split)
     if not path:
         raise ConfigError(f"{run}: its config has no data.{split}; evaluate a dataset with --data PATH")
     if not Path(path).exists():

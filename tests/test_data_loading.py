@@ -94,3 +94,16 @@ def test_nan_pixels_are_refused_in_one_line(tmp_path):
     path = write_pickle(tmp_path / "nan.p", floats, labels)
     with pytest.raises(DataError, match="NaN or infinite pixel values; refused"):
         load_split(cfg_with(train=path), "train")
+
+
+def test_validation_without_data_valid_is_what_training_validated_on(split_folder, tmp_path):
+    beside = cfg_with(train=split_folder)
+    _, valid = load_train_valid(beside, log=lambda *a: None)
+    again = load_split(beside, "valid", log=lambda *a: None)
+    assert again.source == valid.source and len(again) == len(valid)
+    images, labels = make_dataset(10, seed=3)
+    held_out = cfg_with(train=write_pickle(tmp_path / "all.p", images, labels), valid_fraction=0.25)
+    _, valid = load_train_valid(held_out, log=lambda *a: None)
+    again = load_split(held_out, "valid", log=lambda *a: None)
+    np.testing.assert_array_equal(again.images, valid.images)
+    assert 0 < len(again) < 40

@@ -40,11 +40,20 @@ def check_data_paths(cfg: Config, splits=("train", "valid")) -> None:
                               f"or set data.{split} to where your data is")
 
 
+def split_source(cfg: Config, split: str) -> str:
+    """The path data.<split> is read from. With data.valid unset, validation comes from the training
+    data, as training took it: its valid.p beside it, or whole tracks held out of it."""
+    path = getattr(cfg.data, split)
+    return cfg.data.train if split == "valid" and not path else path
+
+
 def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> Dataset:
     """Load data.<split> (or an explicit path) with the configured format, size and ROI crop.
 
     Whatever the reader noted while loading (e.g. rescaled pixel values) goes to `log`, one line each.
     """
+    if not path and split == "valid" and not cfg.data.valid and cfg.data.train:
+        return load_train_valid(cfg, log)[1]  # the validation set training used
     if not path:
         path = getattr(cfg.data, split)
         if not path:
