@@ -144,8 +144,10 @@ def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tu
     """Print each prediction as it comes (table, JSON lines or one JSON list); (failed, seen) counts."""
     from tqdm import tqdm
 
+    from signclf.data.images import list_image_files
     from signclf.inference import Committee
     from signclf.predict import TableLayout, format_table_row, predict_files, to_json_line
+    from signclf.text import printable
 
     failed, seen, results, bars = 0, 0, [], []
 
@@ -159,7 +161,9 @@ def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tu
             for run in committee.runs:  # stderr: stdout may be JSON
                 if run.checkpoint.note:
                     click.echo(f"note: {run.checkpoint.note}", err=True)
-            layout = TableLayout.for_classes(committee.class_names)
+            files, _ = list_image_files(paths)
+            layout = TableLayout.for_classes(committee.class_names,
+                                             longest_path=max((len(printable(str(f))) for f in files), default=0))
             for pred in predict_files(committee, paths, top_k, batch_size, on_progress=on_progress):
                 failed, seen = failed + (pred.error is not None), seen + 1
                 if jsonl:

@@ -90,9 +90,11 @@ class TableLayout:
     name_width: int = 42
 
     @classmethod
-    def for_classes(cls, class_names, path_width: int | None = None, max_name_width: int = 42) -> TableLayout:
+    def for_classes(cls, class_names, path_width: int | None = None, max_name_width: int = 42,
+                    longest_path: int | None = None) -> TableLayout:
         """Name column as wide as the longest (escaped) class name, at most `max_name_width`; the path
-        column takes the rest of the terminal's width (of 120 columns when output is redirected)."""
+        column as wide as the longest path, within what the terminal has left (of 120 columns when
+        output is redirected), never under 40 columns unless the paths are all shorter."""
         import shutil
 
         longest = max((len(printable(n)) for n in class_names), default=1)
@@ -100,6 +102,8 @@ class TableLayout:
         if path_width is None:
             rest = 2 + id_width + 1 + name_width + 1 + 6  # the columns format_table_row puts after the path
             path_width = max(40, shutil.get_terminal_size((120, 24)).columns - rest)
+            if longest_path is not None:
+                path_width = min(path_width, max(longest_path, 4))
         return cls(path_width, id_width, name_width)
 
 

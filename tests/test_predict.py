@@ -108,6 +108,7 @@ def test_the_path_column_takes_the_rest_of_the_terminal(monkeypatch):
     assert layout.path_width == 150 - (2 + 1 + 1 + 42 + 1 + 6)
     monkeypatch.setenv("COLUMNS", "60")
     assert TableLayout.for_classes(NAMES).path_width == 40  # never narrower than 40
+    assert TableLayout.for_classes(NAMES, longest_path=11).path_width == 11  # no wider than the paths
 
 
 def test_class_id_column_widens_past_99_classes():
