@@ -8,11 +8,14 @@ so a colleague or a TensorBoard server can read what signclf writes whenever the
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from signclf.errors import SignclfError
 
 
 def _read_umask() -> int:
@@ -35,10 +38,29 @@ FILE_MODE = 0o666 & ~UMASK
 DIR_MODE = 0o777 & ~UMASK
 
 
+class FileWriteError(SignclfError, OSError):
+    """A file could not be written (full disk, read-only folder): one line naming it. Still an
+    OSError, so code that tolerates write failures (the decode cache) keeps tolerating them."""
+
+    def __init__(self, path: Path, cause: OSError):
+        reason = cause.strerror or str(cause)
+        hint = "free some space and run the command again" if cause.errno == errno.ENOSPC else \
+            "check the folder's permissions or write somewhere else"
+        self.message = f"{path}: cannot write ({reason}); {hint}"
+        super().__init__(self.message)
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, str(path)
+
+    def __str__(self) -> str:  # OSError's own would print "[Errno 28] ..." once errno is set
+        return self.message
+
+
 def atomic_write(path, write: Callable) -> Path:
     """Call write(binary file) on a temp file beside `path`, fsync it, then os.replace it into place."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise FileWriteError(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), FILE_MODE)
@@ -46,8 +68,10 @@ def atomic_write(path, write: Callable) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, SignclfError):
+            raise FileWriteError(path, e) from None
         raise
     return path
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from signclf.config import Config
-from signclf.errors import DataError
 
 PREVIEW_FILE = "augment-preview.png"
 LABEL_WIDTH = 28
@@ -81,10 +80,7 @@ def draw_preview(grid: np.ndarray, row_names: list[str], path, title: str) -> Pa
     ax.set_yticks((np.arange(rows) + 0.5) * tile, row_names, fontsize=FONT_SIZE)
     ax.tick_params(length=0)
     ax.set_title(title, fontsize=FONT_SIZE + 2)
-    try:
-        return save_png(fig, path)
-    except OSError as e:
-        raise DataError(f"{path}: cannot write ({e.strerror or e}); free some space or pass --out PATH")
+    return save_png(fig, path)
 
 
 def write_preview(cfg: Config, out_path, rows: int = 8, variants: int = 7) -> Path:

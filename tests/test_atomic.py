@@ -78,3 +78,31 @@ def test_shareable_dir_gives_mkdir_s_mode(tmp_path):
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     shareable_dir(folder)
     assert stat.S_IMODE(os.stat(folder).st_mode) == atomic.DIR_MODE
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_the_old_file(tmp_path, monkeypatch):
+    import errno
+
+    from signclf import atomic
+    from signclf.errors import SignclfError
+
+    target = tmp_path / "metrics.csv"
+    target.write_text("old\n")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    with pytest.raises(SignclfError) as e:
+        atomic.atomic_write_text(target, "new\n")
+    assert str(e.value) == f"{target}: cannot write (No space left on device); free some space and run the " \
+                           "command again"
+    assert isinstance(e.value, OSError) and e.value.errno == errno.ENOSPC  # tolerant callers still catch OSError
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def test_an_unwritable_folder_is_one_line(tmp_path):
+    from signclf.atomic import FileWriteError, atomic_write_text
+
+    with pytest.raises(FileWriteError, match="missing/x.json: cannot write .*permissions or write somewhere else"):
+        atomic_write_text(tmp_path / "missing" / "x.json", "{}")

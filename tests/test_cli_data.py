@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_dataset, write_pickle
-from signclf import plots
+from signclf import atomic
 from signclf.cli_data import FORMATS, data_group
 
 
@@ -39,15 +39,15 @@ def test_summary_format_is_a_choice_with_exit_2(synth_like):
 
 
 def test_summary_on_a_full_disk_is_one_line_naming_the_file(synth_like, tmp_path, monkeypatch):
-    def disk_full(path, write):
+    def disk_full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(plots, "atomic_write", disk_full)
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
     result = CliRunner().invoke(data_group, ["summary", str(synth_like), "--out", str(tmp_path / "pics")])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[-1] == (f"error: {tmp_path / 'pics' / 'class_histogram.png'}: cannot write (No space left on "
-                         "device); free some space or pass --out DIR")
+                         "device); free some space and run the command again")
     assert "Traceback" not in result.output
 
 

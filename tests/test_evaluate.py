@@ -1,6 +1,7 @@
 """evaluate.py's metrics, report and pictures, on made-up probabilities (no TensorFlow, no training)."""
 
 import inspect
+import json
 import subprocess
 import sys
 
@@ -96,3 +97,29 @@ def test_plotting_does_not_use_pyplot(tmp_path):
 def test_evaluate_signature_has_no_unused_log_and_the_shared_batch_size():
     params = inspect.signature(evaluate.evaluate).parameters
     assert "log" not in params and params["batch_size"].default == INFERENCE_BATCH_SIZE
+
+
+def test_results_are_saved_through_the_run_directory_and_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    from signclf import atomic
+    from signclf.errors import SignclfError
+
+    labels = np.array([0, 1, 2, 2])
+    results = metrics_from_probabilities(one_hot(labels), labels, NAMES)
+    results.update(checkpoint_notes=["no usable best checkpoint (...); used the last one"])
+    evaluate._save(tmp_path, "valid", results, NAMES)
+    assert [p.rsplit("/", 1)[-1] for p in results["files"]] == ["evaluation.json", "confusion-valid.csv",
+                                                                "confusion-valid.png"]
+    saved = json.loads((tmp_path / "evaluation.json").read_text())["valid"]
+    assert saved["checkpoint_notes"] == results["checkpoint_notes"] and "confusion_matrix" not in saved
+    assert format_report(dict(results_for(NAMES), checkpoint_notes=results["checkpoint_notes"])).startswith(
+        "note: no usable best checkpoint")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    with pytest.raises(SignclfError, match=r"evaluation.json: cannot write \(No space left on device\)"):
+        evaluate._save(tmp_path, "test", results, NAMES)
+    assert "test" not in json.loads((tmp_path / "evaluation.json").read_text())  # the old file is intact

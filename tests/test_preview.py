@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import tiny_overrides
-from signclf import plots
+from signclf import atomic
 from signclf.config import load_config
-from signclf.errors import DataError
+from signclf.errors import SignclfError
 from signclf.preview import PREVIEW_FILE, default_preview_path, draw_preview
 
 
@@ -34,14 +34,15 @@ def test_default_path_is_beside_the_training_data(tmp_path):
 
 
 def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
-    def disk_full(path, write):
+    def disk_full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(plots, "atomic_write", disk_full)
-    with pytest.raises(DataError) as e:
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    with pytest.raises(SignclfError) as e:
         draw_preview(_grid(), ["a", "b"], tmp_path / "p.png", "t")
-    assert str(e.value) == f"{tmp_path / 'p.png'}: cannot write (No space left on device); free some space or " \
-                           "pass --out PATH"
+    assert str(e.value) == f"{tmp_path / 'p.png'}: cannot write (No space left on device); free some space and " \
+                           "run the command again"
+    assert not list(tmp_path.iterdir())  # the temp file is gone too
 
 
 def test_the_command_writes_beside_the_data_and_says_where(tiny_data):

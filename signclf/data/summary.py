@@ -107,11 +107,7 @@ def describe(datasets: dict[str, Dataset]) -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    """Write the PNG; a full disk or read-only folder is one line naming the file, not a traceback."""
-    try:
-        return save_png(fig, path)
-    except OSError as e:
-        raise DataError(f"{path}: cannot write ({e.strerror or e}); free some space or pass --out DIR")
+    return save_png(fig, path)  # a full disk or read-only folder: one line naming the file (atomic.FileWriteError)
 
 
 def _label(class_id: int, name: str) -> str:
