@@ -12,10 +12,10 @@ import click
 
 from signclf.cli_errors import OneLineErrors
 from signclf.cli_options import verbose, verbose_option
-from signclf.data.readers import BUILTIN_READERS
+from signclf.config import DATA_FORMATS
 from signclf.errors import SignclfError
 
-FORMATS = ["auto", *BUILTIN_READERS]
+FORMATS = list(DATA_FORMATS)
 VALID_FRACTION = 0.1  # of `data synth`'s images per class; its --help states the result
 
 

@@ -134,8 +134,10 @@ class Config:
 
 
 # ---- checks on values: (dotted key, predicate, what it must be) ----------------------------------
+# The dataset layouts signclf reads (signclf.data.readers registers one reader per name).
+DATA_FORMATS = ("auto", "pickle", "gtsrb", "kaggle", "folders")
 _CHOICES = {
-    "data.format": ("auto", "pickle", "gtsrb", "kaggle", "folders"),
+    "data.format": DATA_FORMATS,
     "preprocess.color": ("rgb", "gray", "y"),
     "preprocess.equalize": ("none", "hist", "clahe"),
     "train.lr_schedule": ("constant", "exponential", "step", "cosine", "plateau"),

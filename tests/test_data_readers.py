@@ -63,3 +63,10 @@ def test_roi_crop_with_nan_coords_is_one_line(tmp_path):
     with pytest.raises(DataError, match="'coords' holds NaN or infinite values; fix them or set data.roi_crop=false"):
         load_dataset(path, roi_crop=True)
     assert len(load_dataset(path, roi_crop=False)) == 4
+
+
+def test_every_configurable_format_has_a_builtin_reader():
+    from signclf.config import DATA_FORMATS
+    from signclf.data.readers import BUILTIN_READERS
+
+    assert ["auto", *BUILTIN_READERS] == list(DATA_FORMATS)
