@@ -107,3 +107,14 @@ def test_validation_without_data_valid_is_what_training_validated_on(split_folde
     again = load_split(held_out, "valid", log=lambda *a: None)
     np.testing.assert_array_equal(again.images, valid.images)
     assert 0 < len(again) < 40
+
+
+def test_single_class_training_is_refused_and_unseen_validation_classes_are_said(tmp_path):
+    images, labels = make_dataset(4)
+    one = write_pickle(tmp_path / "one.p", images[labels == 2], labels[labels == 2])
+    with pytest.raises(DataError, match=r"every training image is class 2 .*needs at least two classes"):
+        load_train_valid(cfg_with(train=one, valid=write_pickle(tmp_path / "v.p", images, labels)), log=print)
+    three = write_pickle(tmp_path / "three.p", images[labels < 3], labels[labels < 3])
+    lines = []
+    load_train_valid(cfg_with(train=three, valid=write_pickle(tmp_path / "v.p", images, labels)), log=lines.append)
+    assert "warning: 4 validation image(s) are of 1 class(es) the training set lacks (ids 3)" in lines[-1]

@@ -92,8 +92,27 @@ def load_train_valid(cfg: Config, log=print) -> tuple[Dataset, Dataset]:
         train, valid = split_train_valid(train, cfg.data.valid_fraction, cfg.train.seed)
         log(f"data.valid not set: held out {len(valid)} of {len(train) + len(valid)} training images "
             f"({'whole tracks' if train.track_ids is not None else 'random, no track ids'}) for validation")
+    _check_classes(train, valid, log)
     if cfg.data.oversample:
         before = len(train)
         train = oversample(train, cfg.data.oversample, cfg.train.seed)
         log(f"oversampled rare classes to {cfg.data.oversample} images each: {before} → {len(train)} training images")
     return train, valid
+
+
+def _check_classes(train: Dataset, valid: Dataset, log) -> None:
+    """A classifier needs two classes to tell apart; validation images of classes training never
+    sees are mistakes waiting to happen, worth a line before an hour of training."""
+    import numpy as np
+
+    seen = np.unique(train.labels)
+    if len(seen) < 2:
+        name = train.class_names[int(seen[0])]
+        raise DataError(f"{train.source}: every training image is class {int(seen[0])} ({name}); a classifier "
+                        f"needs at least two classes: check data.train")
+    unseen = np.setdiff1d(np.unique(valid.labels), seen)
+    if len(unseen):
+        count = int(np.isin(valid.labels, unseen).sum())
+        ids = ", ".join(str(int(c)) for c in unseen[:8]) + (", ..." if len(unseen) > 8 else "")
+        log(f"warning: {count:,} validation image(s) are of {len(unseen)} class(es) the training set lacks "
+            f"(ids {ids}); the model cannot learn them")
