@@ -68,6 +68,40 @@ def train(ctx, config_path, overrides, run_dir, run_dir_alias, resume, force, no
     run_training(cfg, run_dir=run_dir, resume=resume, force=force, progress=show_progress(no_progress))
 
 
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config (see configs/); default: LeNet-5 defaults.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set train.epochs=3 (repeatable).")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20),
+              help="Track-disjoint folds over data.train and data.valid pooled.")
+@click.option("--fold", "only", multiple=True, type=click.IntRange(0), metavar="I",
+              help="Run only fold I (repeatable; default: every fold not done yet).")
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for the folds' runs and cv.json (default runs/cv-<name>-<folds>).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@no_progress_option
+@verbose_option
+@click.pass_context
+def cv(ctx, config_path, overrides, folds, only, out, as_json, no_progress):
+    """Cross-validate a config: one run per fold, whole physical signs per fold; mean ± sd accuracy."""
+    from signclf.config import load_config
+    from signclf.data.loading import check_data_paths
+
+    cfg = load_config(config_path, overrides)
+    if any(i >= folds for i in only):
+        raise click.UsageError(f"--fold must be between 0 and {folds - 1} with --folds {folds}")
+    check_data_paths(cfg)
+    out = Path(out or Path("runs") / f"cv-{cfg.name or 'run'}-{folds}")
+    import_tensorflow(verbose(ctx))
+    from signclf.crossval import format_summary, run_folds, summarize
+
+    log = (lambda *a: None) if as_json else print
+    run_folds(cfg, out, folds, only=only, log=log, progress=show_progress(no_progress))
+    result = summarize(out, folds)
+    click.echo(json.dumps(result, indent=2) if as_json else format_summary(result, out))
+
+
 def _check_evaluation_data(run_dirs, split: str) -> None:
     """The run's data.<split> is set and exists (checked before TensorFlow loads)."""
     from signclf.config import load_config

@@ -38,6 +38,8 @@ class DataConfig:
     valid_fraction: float = 0.1  # share of train held out when `valid` is empty
     roi_crop: bool = False  # crop each image to its sign's ROI when the data has ROIs
     oversample: int = 0  # repeat rare classes' training images up to this count per class (0 = off)
+    folds: int = 0  # cross-validation: pool train and valid, cut into this many track-disjoint folds (0 = off)
+    fold: int = 0  # with folds: which fold validates (0..folds-1); the others train
 
 
 @dataclass
@@ -147,6 +149,7 @@ _RANGES = [
     ("data.image_size", lambda v: 8 <= v <= 512, "between 8 and 512"),
     ("data.valid_fraction", lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
     ("data.oversample", lambda v: v >= 0, ">= 0"),
+    ("data.folds", lambda v: v == 0 or 2 <= v <= 20, "0 (off) or between 2 and 20"),
     ("preprocess.clahe_clip", lambda v: v > 0, "> 0"),
     ("preprocess.clahe_grid", lambda v: 1 <= v <= 64, "between 1 and 64"),
     ("model.keep_prob", lambda v: 0 < v <= 1, "in (0, 1]"),
@@ -260,6 +263,9 @@ def _validate(cfg: Config, where: str) -> None:
     for name in ("blur_prob", "mirror_prob"):
         if getattr(cfg.augment, name) > 1:
             raise ConfigError(f"{where}: augment.{name} is a probability and must be <= 1")
+    if cfg.data.folds and not 0 <= cfg.data.fold < cfg.data.folds:
+        raise ConfigError(f"{where}: data.fold must be between 0 and {cfg.data.folds - 1} "
+                          f"(data.folds={cfg.data.folds}), got {cfg.data.fold}")
     if not cfg.model.conv:
         raise ConfigError(f"{where}: model.conv must list at least one conv stage")
     for i, stage in enumerate(cfg.model.conv):

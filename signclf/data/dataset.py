@@ -91,6 +91,21 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def concat(self, other: "Dataset") -> "Dataset":
+        """This dataset followed by `other` (same classes); their track ids stay apart."""
+        if other.class_names != self.class_names:
+            raise DataError(f"{other.source}: its class names differ from those of {self.source}")
+
+        def both(a, b, offset=None):
+            if a is None or b is None:
+                return None
+            return np.concatenate([a, b + offset if offset is not None else b])
+
+        offset = None if self.track_ids is None else int(self.track_ids.max()) + 1
+        return Dataset(np.concatenate([self.images, other.images]), np.concatenate([self.labels, other.labels]),
+                       self.class_names, both(self.track_ids, other.track_ids, offset), both(self.rois, other.rois),
+                       f"{self.source} + {other.source}", both(self.sizes, other.sizes), self.notes + other.notes)
+
     def subset(self, index) -> "Dataset":
         pick = lambda a: None if a is None else a[index]  # noqa: E731
         return Dataset(self.images[index], self.labels[index], self.class_names,

@@ -82,7 +82,9 @@ def load_train_valid(cfg: Config, log=print) -> tuple[Dataset, Dataset]:
 
     train = load_split(cfg, "train", log=log)
     valid_path = cfg.data.valid or _valid_beside_train(cfg)
-    if valid_path:
+    if cfg.data.folds:
+        train, valid = _fold_split(cfg, train, valid_path, log)
+    elif valid_path:
         valid = load_split(cfg, "valid", valid_path, log=log)
         if valid.class_names != train.class_names:
             raise ConfigError(f"{valid_path}: its class names differ from those of {cfg.data.train}")
@@ -97,6 +99,21 @@ def load_train_valid(cfg: Config, log=print) -> tuple[Dataset, Dataset]:
         before = len(train)
         train = oversample(train, cfg.data.oversample, cfg.train.seed)
         log(f"oversampled rare classes to {cfg.data.oversample} images each: {before} → {len(train)} training images")
+    return train, valid
+
+
+def _fold_split(cfg: Config, train: Dataset, valid_path: str | None, log) -> tuple[Dataset, Dataset]:
+    """Cross-validation: every labelled image (train and valid pooled) in data.folds track-disjoint
+    folds; fold data.fold validates, the others train."""
+    from signclf.data.splits import track_folds
+
+    pooled = train.concat(load_split(cfg, "valid", valid_path, log=log)) if valid_path else train
+    fold_of = track_folds(pooled, cfg.data.folds)
+    train, valid = pooled.subset(fold_of != cfg.data.fold), pooled.subset(fold_of == cfg.data.fold)
+    train.source, valid.source = (f"{pooled.source} (folds other than {cfg.data.fold} of {cfg.data.folds})",
+                                  f"{pooled.source} (fold {cfg.data.fold} of {cfg.data.folds})")
+    log(f"cross-validation fold {cfg.data.fold} of {cfg.data.folds}: {len(train):,} training and {len(valid):,} "
+        f"validation images of {len(pooled):,}, whole tracks per fold")
     return train, valid
 
 

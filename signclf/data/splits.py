@@ -61,6 +61,33 @@ def split_train_valid(ds: Dataset, valid_fraction: float, seed: int) -> tuple[Da
     return train, valid
 
 
+# Folds are the same for every config and seed, so cross-validation results are paired across configs.
+FOLD_SEED = 0
+
+
+def track_folds(ds: Dataset, folds: int) -> np.ndarray:
+    """Fold index (0..folds-1) of every image: whole tracks per fold, each class spread evenly.
+
+    Without track ids whole images are the unit, and near-duplicate frames of one sign land in
+    different folds: the estimate is then optimistic, and a warning says so.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = ds.track_ids
+    if groups is None:
+        log.warning("%s: no track ids, so folds hold random images; frames of one sign will be in several folds "
+                    "and cross-validation accuracy will be optimistic", ds.source or "dataset")
+        groups = np.arange(len(ds))
+    if len(np.unique(groups)) < folds:
+        raise DataError(f"{ds.source or 'dataset'}: {len(np.unique(groups))} tracks cannot make {folds} folds; "
+                        f"lower data.folds")
+    fold_of = np.empty(len(ds), np.int64)
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=FOLD_SEED)
+    for k, (_, members) in enumerate(splitter.split(np.zeros(len(ds)), ds.labels, groups)):
+        fold_of[members] = k
+    return fold_of
+
+
 def oversample(ds: Dataset, target_per_class: int, seed: int) -> Dataset:
     """Repeat each rarer class's images until it has `target_per_class`; never drops an image.
 

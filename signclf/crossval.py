@@ -1,0 +1,106 @@
+"""`signclf cv`: k-fold cross-validation whose folds hold whole physical signs, each fold a run.
+
+Every labelled image (data.train and data.valid pooled) is cut into `folds` folds by track,
+stratified by class, the same folds for every config and seed (so two configs' results pair up
+fold by fold). Fold i is exactly `signclf train --set data.folds=K --set data.fold=i`: an ordinary
+run directory, so folds can run anywhere, one at a time here or spread out by a sweep. `cv` runs
+the folds that are missing, resumes interrupted ones, and summarises what is there into cv.json.
+
+The main figure is each fold's accuracy after its last epoch: nothing was chosen on that fold.
+The best-epoch accuracy is reported beside it; it is optimistic, because the epoch was picked on
+the very images it is measured on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from pathlib import Path
+
+from signclf import rundir
+from signclf.atomic import atomic_write_json
+from signclf.config import Config
+
+CV_FILE = "cv.json"
+
+
+def fold_config(cfg: Config, folds: int, fold: int) -> Config:
+    data = dataclasses.replace(cfg.data, folds=folds, fold=fold)
+    return dataclasses.replace(cfg, data=data, name=f"{cfg.name or 'run'}-fold{fold}")
+
+
+def fold_dir(out: Path, fold: int) -> Path:
+    return Path(out) / f"fold-{fold}"
+
+
+def _state(run: Path) -> str:
+    """'done', 'resumable' (has a checkpoint) or 'new'."""
+    if rundir.read_summary(run).get("status", "").startswith(("completed", "early stopping")):
+        return "done"
+    return "resumable" if rundir.RunPaths(run).has_checkpoint() else "new"
+
+
+def run_folds(cfg: Config, out, folds: int, only=(), log=print, progress: bool = True) -> list[Path]:
+    """Train the folds in `only` (default all) that are not done yet; returns their run directories."""
+    from signclf.train import train
+
+    runs = []
+    for fold in (only or range(folds)):
+        run, fold_cfg = fold_dir(out, fold), fold_config(cfg, folds, fold)
+        state = _state(run) if run.exists() else "new"
+        if state == "done":
+            log(f"fold {fold}: done already ({run})")
+        elif state == "resumable":
+            log(f"fold {fold}: resuming {run}")
+            train(fold_cfg, resume=run, log=log, progress=progress)
+        else:
+            log(f"fold {fold} of {folds}:")
+            train(fold_cfg, run_dir=run, force=run.exists(), log=log, progress=progress)
+        runs.append(run)
+    return runs
+
+
+def _mean_sd(values) -> dict:
+    return {"mean": round(statistics.fmean(values), 6),
+            "sd": round(statistics.stdev(values), 6) if len(values) > 1 else 0.0}
+
+
+def summarize(out, folds: int) -> dict:
+    """Per-fold and mean ± sd accuracies of the folds trained so far, written to OUT/cv.json."""
+    rows = []
+    for fold in range(folds):
+        run = fold_dir(out, fold)
+        metrics = rundir.read_metrics(run) if run.is_dir() else []
+        if not metrics:
+            continue
+        summary = rundir.read_summary(run)
+        rows.append({"fold": fold, "run": str(run), "status": summary.get("status", "unknown"),
+                     "epochs": len(metrics), "final_valid_acc": float(metrics[-1]["valid_acc"]),
+                     "best_valid_acc": float(summary.get("best_valid_acc", 0.0)),
+                     "best_epoch": summary.get("best_epoch"), "wall_time_s": summary.get("wall_time_s"),
+                     "valid_acc_by_epoch": [float(r["valid_acc"]) for r in metrics]})
+    result = {"folds": folds, "completed": len(rows), "per_fold": rows}
+    if rows:
+        result["final_valid_acc"] = _mean_sd([r["final_valid_acc"] for r in rows])
+        result["best_valid_acc"] = _mean_sd([r["best_valid_acc"] for r in rows])
+        # The epoch count a final model on all the data should train for: best on average over folds.
+        depth = min(len(r["valid_acc_by_epoch"]) for r in rows)
+        by_epoch = [statistics.fmean(r["valid_acc_by_epoch"][e] for r in rows) for e in range(depth)]
+        result["best_mean_epoch"] = by_epoch.index(max(by_epoch)) + 1
+    atomic_write_json(Path(out) / CV_FILE, result)
+    return result
+
+
+def format_summary(result: dict, out) -> str:
+    lines = [f"cross-validation, {result['folds']} track-disjoint folds ({result['completed']} trained):",
+             f"  {'fold':>4}  {'final acc':>9}  {'best acc':>8}  {'best epoch':>10}  {'epochs':>6}  {'wall s':>7}"]
+    for r in result["per_fold"]:
+        lines.append(f"  {r['fold']:4d}  {r['final_valid_acc']:9.4f}  {r['best_valid_acc']:8.4f}  "
+                     f"{r['best_epoch']:10d}  {r['epochs']:6d}  {r['wall_time_s'] or 0:7.0f}")
+    if result["per_fold"]:
+        final, best = result["final_valid_acc"], result["best_valid_acc"]
+        lines.append(f"  mean  {final['mean']:.4f} ± {final['sd']:.4f} after the last epoch "
+                     f"(best epoch: {best['mean']:.4f} ± {best['sd']:.4f}, chosen on the fold itself)")
+        lines.append(f"  epochs for a final model: {result['best_mean_epoch']} (best mean accuracy over folds)")
+    lines.append(f"  wrote {Path(out) / CV_FILE}")
+    return "\n".join(lines)

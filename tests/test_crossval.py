@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import tiny_overrides
+from signclf.cli import main
+from signclf.config import load_config
+from signclf.crossval import fold_config, fold_dir, format_summary, summarize
+from signclf.data.loading import load_train_valid
+from signclf.data.pickles import read_pickle
+
+
+def test_folds_pool_train_and_valid_and_never_overlap(tiny_data):
+    cfg = load_config(None, tiny_overrides(tiny_data))
+    total = len(read_pickle(tiny_data / "train.p")) + len(read_pickle(tiny_data / "valid.p"))
+    seen = []
+    for fold in range(3):
+        train, valid = load_train_valid(fold_config(cfg, 3, fold), log=lambda *a: None)
+        assert len(train) + len(valid) == total and set(np.unique(valid.labels)) == {0, 1, 2, 3}
+        seen.append(valid.images.reshape(len(valid), -1))
+    together = np.concatenate(seen)
+    assert len(together) == total and len(np.unique(together, axis=0)) == total  # every image validates once
+
+
+def test_fold_keys_are_checked():
+    from signclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.fold must be between 0 and 2"):
+        load_config(None, ["data.folds=3", "data.fold=3"])
+    with pytest.raises(ConfigError, match="data.folds must be 0 .off. or between 2 and 20"):
+        load_config(None, ["data.folds=1"])
+
+
+def test_cv_trains_each_fold_once_and_summarises(tiny_data, tmp_path):
+    out = tmp_path / "cv"
+    args = ["cv", "--folds", "2", "--out", str(out), "--fold", "1"]
+    for o in tiny_overrides(tiny_data, **{"train.epochs": 1}):
+        args += ["--set", o]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert (fold_dir(out, 1) / "checkpoints" / "best").is_dir() and not fold_dir(out, 0).exists()
+    assert "2 track-disjoint folds (1 trained)" in first.output
+    everything = CliRunner().invoke(main, [a for a in args if a not in ("--fold", "1")] + ["--json"],
+                                    catch_exceptions=False)
+    assert everything.exit_code == 0, everything.output
+    result = json.loads(everything.output)
+    assert result["completed"] == 2 and [r["fold"] for r in result["per_fold"]] == [0, 1]
+    accs = [r["final_valid_acc"] for r in result["per_fold"]]
+    assert result["final_valid_acc"]["mean"] == pytest.approx(np.mean(accs), abs=1e-6)
+    assert json.loads((out / "cv.json").read_text()) == result
+    config = (fold_dir(out, 0) / "config.yaml").read_text()
+    assert "folds: 2" in config and "fold: 0" in config
+
+
+def test_summary_reports_mean_sd_and_the_epoch_count_for_a_final_model(tmp_path):
+    from signclf.rundir import write_metrics, write_summary
+
+    for fold, accs in enumerate([[0.5, 0.9, 0.8], [0.6, 0.7, 0.9]]):
+        run = fold_dir(tmp_path, fold)
+        run.mkdir(parents=True)
+        write_metrics(run, [{"epoch": e + 1, "valid_acc": a} for e, a in enumerate(accs)])
+        write_summary(run, {"status": "completed", "best_valid_acc": max(accs), "best_epoch": accs.index(max(accs)) + 1,
+                            "wall_time_s": 10})
+    result = summarize(tmp_path, 2)
+    assert result["final_valid_acc"] == {"mean": 0.85, "sd": pytest.approx(0.070711, abs=1e-6)}
+    assert result["best_mean_epoch"] == 3  # mean 0.85 at epoch 3 beats 0.8 at epoch 2
+    text = format_summary(result, tmp_path)
+    assert "mean  0.8500 ± 0.0707 after the last epoch" in text and "final model: 3" in text
