@@ -140,7 +140,8 @@ def evaluate(ctx, runs, split, data_path, batch_size, as_json, no_progress):
         from signclf.evaluate import evaluate as run_evaluation
         from signclf.evaluate import format_report
 
-        results = run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size)
+        results = run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size,
+                                 log=lambda line: click.echo(line, err=True))  # stdout: the report or JSON only
         if as_json:
             click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
         else:

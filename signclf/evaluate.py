@@ -84,13 +84,15 @@ def plot_confusion(matrix, class_names, path, title: str) -> None:
     save_png(fig, path)
 
 
-def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE) -> dict:
-    """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`."""
+def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
+             log=print) -> dict:
+    """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`; what the readers
+    say while loading (e.g. which validation set) goes to `log`."""
     from signclf.data.loading import load_split
     from signclf.inference import Committee
 
     with Committee(run_dirs) as committee:
-        dataset = load_split(committee.cfg, split, data_path)
+        dataset = load_split(committee.cfg, split, data_path, log=log)
         if dataset.num_classes != len(committee.class_names):
             from signclf.errors import DataError
 

@@ -94,9 +94,24 @@ def test_plotting_does_not_use_pyplot(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 1000
 
 
-def test_evaluate_signature_has_no_unused_log_and_the_shared_batch_size():
-    params = inspect.signature(evaluate.evaluate).parameters
-    assert "log" not in params and params["batch_size"].default == INFERENCE_BATCH_SIZE
+def test_evaluate_uses_the_shared_batch_size():
+    assert inspect.signature(evaluate.evaluate).parameters["batch_size"].default == INFERENCE_BATCH_SIZE
+
+
+def test_json_on_stdout_stays_json_when_the_readers_have_something_to_say(tiny_data, tmp_path):
+    from click.testing import CliRunner
+
+    from conftest import tiny_overrides
+    from signclf.cli import main
+
+    sets = [a for o in tiny_overrides(tiny_data, **{"data.train": tiny_data, "data.valid": "", "train.epochs": 1})
+            for a in ("--set", o)]
+    run = tmp_path / "run"
+    assert CliRunner().invoke(main, ["train", *sets, "--run", str(run)]).exit_code == 0
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n"] == 32  # the valid.p beside train.p
+    assert "data.valid not set: validating on" in result.stderr
 
 
 def test_results_are_saved_through_the_run_directory_and_a_full_disk_is_one_line(tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> D
     Whatever the reader noted while loading (e.g. rescaled pixel values) goes to `log`, one line each.
     """
     if not path and split == "valid" and not cfg.data.valid and cfg.data.train:
-        return load_train_valid(cfg, log)[1]  # the validation set training used
+        return _train_and_valid(cfg, log)[1]  # the validation set training used
     if not path:
         path = getattr(cfg.data, split)
         if not path:
@@ -78,27 +78,35 @@ def _valid_beside_train(cfg: Config) -> str | None:
 
 def load_train_valid(cfg: Config, log=print) -> tuple[Dataset, Dataset]:
     """Training and validation sets; validation held out of train (whole tracks) when not given."""
-    from signclf.data.splits import oversample, split_train_valid
+    from signclf.data.splits import oversample
 
-    train = load_split(cfg, "train", log=log)
-    valid_path = cfg.data.valid or _valid_beside_train(cfg)
-    if cfg.data.folds:
-        train, valid = _fold_split(cfg, train, valid_path, log)
-    elif valid_path:
-        valid = load_split(cfg, "valid", valid_path, log=log)
-        if valid.class_names != train.class_names:
-            raise ConfigError(f"{valid_path}: its class names differ from those of {cfg.data.train}")
-        if not cfg.data.valid:
-            log(f"data.valid not set: validating on {valid.source}, the valid split beside the training data")
-    else:
-        train, valid = split_train_valid(train, cfg.data.valid_fraction, cfg.train.seed)
-        log(f"data.valid not set: held out {len(valid)} of {len(train) + len(valid)} training images "
-            f"({'whole tracks' if train.track_ids is not None else 'random, no track ids'}) for validation")
+    train, valid = _train_and_valid(cfg, log)
     _check_classes(train, valid, log)
     if cfg.data.oversample:
         before = len(train)
         train = oversample(train, cfg.data.oversample, cfg.train.seed)
         log(f"oversampled rare classes to {cfg.data.oversample} images each: {before} → {len(train)} training images")
+    return train, valid
+
+
+def _train_and_valid(cfg: Config, log) -> tuple[Dataset, Dataset]:
+    """The split itself: a fold, data.valid, the valid.p beside data.train, or tracks held out of it."""
+    from signclf.data.splits import split_train_valid
+
+    train = load_split(cfg, "train", log=log)
+    valid_path = cfg.data.valid or _valid_beside_train(cfg)
+    if cfg.data.folds:
+        return _fold_split(cfg, train, valid_path, log)
+    if valid_path:
+        valid = load_split(cfg, "valid", valid_path, log=log)
+        if valid.class_names != train.class_names:
+            raise ConfigError(f"{valid_path}: its class names differ from those of {cfg.data.train}")
+        if not cfg.data.valid:
+            log(f"data.valid not set: validating on {valid.source}, the valid split beside the training data")
+        return train, valid
+    train, valid = split_train_valid(train, cfg.data.valid_fraction, cfg.train.seed)
+    log(f"data.valid not set: held out {len(valid)} of {len(train) + len(valid)} training images "
+        f"({'whole tracks' if train.track_ids is not None else 'random, no track ids'}) for validation")
     return train, valid
 
 
