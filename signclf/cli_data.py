@@ -14,6 +14,7 @@ from signclf.cli_errors import OneLineErrors
 from signclf.cli_options import verbose, verbose_option
 from signclf.config import DATA_FORMATS
 from signclf.errors import SignclfError
+from signclf.text import printable
 
 FORMATS = list(DATA_FORMATS)
 VALID_FRACTION = 0.1  # of `data synth`'s images per class; its --help states the result
@@ -72,15 +73,15 @@ def summary(paths, train_path, valid_path, test_path, out, fmt, image_size, clas
     report = summarize(specs, out, fmt=fmt, image_size=image_size, class_names=names)
     click.echo(report.text)
     for path in report.files:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {printable(str(path))}")
 
 
 @data_group.command("synth")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for train.p, valid.p, signnames.csv and samples/.")
 @click.option("--per-class", type=click.IntRange(min=2), default=100, show_default=True,
-              help="Images rendered per class. 10% of them, rounded, and at least one go to valid.p "
-                   "(1 of 5 at --per-class 5, 10 of 100 at the default).")
+              help=f"Images rendered per class. {VALID_FRACTION:.0%} of them, rounded, and at least one go to "
+                   f"valid.p (1 of 5 at --per-class 5, {round(100 * VALID_FRACTION)} of 100 at the default).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
 def synth(out, per_class, seed):
     """Render a synthetic GTSRB-like dataset (Udacity pickle layout) for smoke tests and demos.
@@ -96,10 +97,12 @@ def synth(out, per_class, seed):
         try:
             result = write_synthetic_dataset(out, per_class=per_class, seed=seed, valid_fraction=VALID_FRACTION,
                                              progress=lambda done, total: bar.update(1))
+        except SignclfError:
+            raise  # already one line naming the file (e.g. a full disk)
         except OSError as e:
             raise SignclfError(f"{out}: cannot write the dataset ({e.strerror or e}); choose a writable --out")
-    click.echo(f"wrote {result['train']:,} training and {result['valid']:,} validation images to {out}")
-    click.echo(f"use it with --set data.train={out}")
+    click.echo(f"wrote {result['train']:,} training and {result['valid']:,} validation images to {printable(str(out))}")
+    click.echo(f"use it with --set data.train={printable(str(out))}")
 
 
 @data_group.command("preview")
@@ -115,12 +118,15 @@ def synth(out, per_class, seed):
 def preview(ctx, config_path, overrides, out, rows, variants):
     """Write a PNG grid of preprocessed training images and their augmentations."""
     from signclf.config import load_config
+    from signclf.data.loading import check_data_paths
     from signclf.preview import default_preview_path
     from signclf.tensorflow_import import import_tensorflow
 
     cfg = load_config(config_path, [*overrides, "augment.enabled=true"])  # a preview of augmentation
+    check_data_paths(cfg, splits=("train",))
     out = out or default_preview_path(cfg)
     import_tensorflow(verbose(ctx))
     from signclf.preview import write_preview
 
-    click.echo(f"wrote {write_preview(cfg, out, rows, variants)} (first column: prepared; then augmented draws)")
+    written = printable(str(write_preview(cfg, out, rows, variants)))
+    click.echo(f"wrote {written} (first column: prepared; then augmented draws)")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from signclf.config import Config
+from signclf.text import cut_end
 
 PREVIEW_FILE = "augment-preview.png"
 LABEL_WIDTH = 28
@@ -56,12 +57,8 @@ def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0)
     pad = np.full((v, r, h + 2, w + 2, c), 255, np.uint8)
     pad[:, :, 1:-1, 1:-1] = tiles
     grid = pad.transpose(1, 2, 0, 3, 4).reshape(r * (h + 2), v * (w + 2), c)
-    names = [f"{int(k)} {_short(ds.class_names[int(k)])}" for k in labels]
+    names = [f"{int(k)} {cut_end(ds.class_names[int(k)], LABEL_WIDTH)}" for k in labels]
     return (grid if c == 3 else np.repeat(grid, 3, axis=2)), names
-
-
-def _short(name: str) -> str:
-    return name if len(name) <= LABEL_WIDTH else name[: LABEL_WIDTH - 1] + "…"
 
 
 def draw_preview(grid: np.ndarray, row_names: list[str], path, title: str) -> Path:

@@ -54,3 +54,16 @@ def test_the_command_writes_beside_the_data_and_says_where(tiny_data):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f"wrote {tiny_data / PREVIEW_FILE}" in result.output and (tiny_data / PREVIEW_FILE).is_file()
+
+
+def test_a_missing_training_set_is_said_before_tensorflow_loads(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom signclf.cli import main\n"
+            "try: main(['data', 'preview', '--set', 'data.train=nowhere/train.p'])\n"
+            "except SystemExit as e: code = e.code\n"
+            "print(code, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ["2", "False"], out.stderr
+    assert "data.train: nowhere/train.p: no such file or directory" in out.stderr

@@ -168,3 +168,21 @@ def test_exchange_swaps_two_folders_or_says_it_cannot(tmp_path):
     (tmp_path / "a" / "from_a").write_text("a")
     swapped = _exchange(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / ("b" if swapped else "a") / "from_a").is_file()
+
+
+def test_a_rerun_never_deletes_hidden_files_it_did_not_write(tmp_path):
+    from signclf.data.synth import write_synthetic_dataset
+    from signclf.errors import DataError
+
+    out = tmp_path / "synth"
+    write_synthetic_dataset(out, per_class=2, seed=0)
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    with pytest.raises(DataError, match=r"holds files `signclf data synth` did not write \(\.git\)"):
+        write_synthetic_dataset(out, per_class=2, seed=1)
+    assert (out / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    (out / ".git" / "HEAD").unlink()
+    (out / ".git").rmdir()
+    (out / ".train.p.abc123.tmp").write_bytes(b"left by a kill")  # signclf's own leftovers are replaced
+    write_synthetic_dataset(out, per_class=2, seed=1)
+    assert not (out / ".train.p.abc123.tmp").exists()

@@ -15,6 +15,7 @@ from signclf.data.dataset import Dataset
 from signclf.data.readers import load_dataset
 from signclf.errors import DataError
 from signclf.plots import new_figure, save_png
+from signclf.text import cut_end, printable
 
 HISTOGRAM_FILE = "class_histogram.png"
 SAMPLES_FILE = "sample_grid.png"
@@ -31,7 +32,7 @@ class Summary:
 
 
 def _short(name: str, width: int) -> str:
-    return name if len(name) <= width else name[: width - 1] + "…"
+    return cut_end(printable(name), width)  # names come from the user's files: escaped for the terminal
 
 
 def split_from_name(path) -> str:
@@ -90,7 +91,8 @@ def describe(datasets: dict[str, Dataset]) -> str:
     for label, ds in datasets.items():
         tracks = "" if ds.track_ids is None else f", {len(np.unique(ds.track_ids)):,} tracks"
         present = len(np.unique(ds.labels))
-        lines.append(f"{label}: {len(ds):,} images, {present} of {ds.num_classes} classes{tracks} ({ds.source})")
+        lines.append(f"{label}: {len(ds):,} images, {present} of {ds.num_classes} classes{tracks} "
+                     f"({printable(ds.source)})")
         lines.append(f"  {_size_line(ds)}")
     class_names = next(iter(datasets.values())).class_names
     counts = {label: np.bincount(ds.labels, minlength=len(class_names)) for label, ds in datasets.items()}

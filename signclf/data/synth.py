@@ -24,18 +24,21 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from signclf.atomic import atomic_write
+from signclf.atomic import atomic_write, shareable_dir
 from signclf.data.dataset import gtsrb_class_names
+from signclf.data.pickles import SPLIT_FILES
+from signclf.data.summary import HISTOGRAM_FILE, SAMPLES_FILE
 from signclf.data.synth_scene import photograph
 from signclf.data.synth_signs import render_sign
 from signclf.errors import DataError
+from signclf.preview import PREVIEW_FILE
 
 NUM_CLASSES = 43
 FACE_SIZE = 96  # pixels the face is drawn at before the camera shrinks it: fine strokes stay crisp
 SAMPLE_SIZE = 96  # the per-class sample PNGs: large enough to look at, small enough for predict
 # What a re-run may replace: its own files, and the pictures `data summary`/`data preview` drew of them.
-OWN_ENTRIES = {"train.p", "valid.p", "signnames.csv", "samples", "class_histogram.png", "sample_grid.png",
-               "augment-preview.png"}
+OWN_ENTRIES = {SPLIT_FILES["train"], SPLIT_FILES["valid"], "signnames.csv", "samples", HISTOGRAM_FILE, SAMPLES_FILE,
+               PREVIEW_FILE}
 RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths in one step
 AT_FDCWD = -100
 
@@ -78,7 +81,10 @@ def _check_replaceable(out: Path) -> None:
         return
     if not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder; choose another --out")
-    foreign = sorted(n for n in os.listdir(out) if n not in OWN_ENTRIES and not n.startswith("."))
+    # Hidden entries count too (a .git or notes would be deleted with the old set); only the temp
+    # files a killed atomic write left behind are ours.
+    leftover = re.compile(r"^\..*\.tmp$")
+    foreign = sorted(n for n in os.listdir(out) if n not in OWN_ENTRIES and not leftover.match(n))
     if foreign:
         raise DataError(f"{out}: holds files `signclf data synth` did not write ({', '.join(foreign[:3])}); "
                         "choose a new or empty --out")
@@ -121,9 +127,7 @@ def write_synthetic_dataset(out_dir, per_class: int = 100, seed: int = 0, valid_
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would hide the dataset from everyone else
+    shareable_dir(staging)  # mkdtemp's 0700 would hide the dataset from everyone else
     try:
         counts = _render_into(staging, per_class, seed, valid_fraction, image_size, progress)
         _swap_in(staging, out)
