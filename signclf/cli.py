@@ -19,6 +19,7 @@ from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
 from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
 from signclf.errors import ConfigError, SignclfError
+from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
 
 
@@ -132,6 +133,7 @@ def evaluate(ctx, runs, split, data_path, batch_size, as_json, no_progress):
     """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
     from signclf.rundir import resolve_run
 
+    show_progress(no_progress)  # the decoding bar of a folder dataset
     with stop_on_signals("evaluate"):
         run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
         if data_path is None:
@@ -177,8 +179,6 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size, no_progress):
 
 def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tuple[int, int]:
     """Print each prediction as it comes (table, JSON lines or one JSON list); (failed, seen) counts."""
-    from tqdm import tqdm
-
     from signclf.data.images import list_image_files
     from signclf.inference import Committee
     from signclf.predict import TableLayout, format_table_row, predict_files, to_json_line
@@ -188,7 +188,7 @@ def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tu
 
     def on_progress(done, total):  # a bar only for large inputs
         if not bars:
-            bars.append(tqdm(total=total, unit="img", disable=total < 5000 or not progress, leave=False))
+            bars.append(progress_bar(total=total, unit="img", show=total >= 5000 and progress))
         bars[0].update(done)
 
     try:

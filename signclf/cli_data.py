@@ -14,6 +14,7 @@ from signclf.cli_errors import OneLineErrors
 from signclf.cli_options import verbose, verbose_option
 from signclf.config import DATA_FORMATS
 from signclf.errors import SignclfError
+from signclf.progress import bar as progress_bar
 from signclf.text import printable
 
 FORMATS = list(DATA_FORMATS)
@@ -89,11 +90,9 @@ def synth(out, per_class, seed):
     Re-running into an existing --out replaces the whole set at once: a run killed midway leaves
     the previous set as it was.
     """
-    from tqdm import tqdm
-
     from signclf.data.synth import NUM_CLASSES, write_synthetic_dataset
 
-    with tqdm(total=NUM_CLASSES, unit="class", desc="rendering", disable=None, leave=False) as bar:
+    with progress_bar(total=NUM_CLASSES, unit="class", desc="rendering") as bar:
         try:
             result = write_synthetic_dataset(out, per_class=per_class, seed=seed, valid_fraction=VALID_FRACTION,
                                              progress=lambda done, total: bar.update(1))

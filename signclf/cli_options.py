@@ -39,5 +39,8 @@ def batch_size_option(command):
 
 
 def show_progress(no_progress: bool) -> bool:
-    """Draw progress bars? Only on a terminal: redirected to a file they are carriage-return noise."""
+    """Set the command's progress-bar switch from --no-progress; True if bars may be drawn (on a terminal)."""
+    from signclf import progress
+
+    progress.enable(not no_progress)
     return not no_progress and sys.stderr.isatty()

@@ -21,6 +21,7 @@ from signclf import rundir
 from signclf.config import Config, architecture_diff, load_config, resolve_paths
 from signclf.device import Device
 from signclf.errors import ConfigError, SignclfError
+from signclf.progress import bar as progress_bar
 from signclf.trainer import Diverged, Progress, Trainer
 
 
@@ -218,11 +219,8 @@ class _Recorder:
 
 
 def _progress_bar(first_step: int, trainer: Trainer, epoch: int, show: bool):
-    from tqdm import tqdm
-
-    # disable=None: a bar only when stderr is a terminal, never frames in a redirected log.
-    return tqdm(range(first_step, trainer.steps_per_epoch), desc=f"epoch {epoch + 1}/{trainer.cfg.train.epochs}",
-                leave=False, disable=None if show else True, unit="batch", dynamic_ncols=True)
+    return progress_bar(range(first_step, trainer.steps_per_epoch), show=show, unit="batch", dynamic_ncols=True,
+                        desc=f"epoch {epoch + 1}/{trainer.cfg.train.epochs}")
 
 
 def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, log, show_progress: bool) -> Path:

@@ -24,6 +24,7 @@ from signclf.data.dataset import Dataset
 from signclf.data.images import crop_roi, read_image, resize
 from signclf.device import usable_cores
 from signclf.errors import DataError
+from signclf.progress import bar as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,9 @@ def decode_files(paths, image_size: int, rois=None, roi_frames=None, workers: in
 
     # cv2 releases the GIL while decoding and resizing, so threads scale without pickling arrays.
     workers = workers or min(16, 2 * usable_cores())
-    from tqdm import tqdm
 
     with ThreadPoolExecutor(workers) as pool, \
-            tqdm(total=n, unit="img", desc="decoding", disable=None, leave=False) as bar:
+            progress_bar(total=n, unit="img", desc="decoding") as bar:
         for done in pool.map(run_chunk, range(0, n, FILES_PER_TASK)):
             bar.update(done)
     return Decoded(images, ok, sizes, sorted(problems))
