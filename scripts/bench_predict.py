@@ -76,7 +76,7 @@ def quick_run(tmp: Path, config: str) -> Path:
     run = tmp / "runs" / "bench-predict"
     cmd = signclf_command() + ["train", "--config", str(REPO / config), "--set", "train.epochs=1",
                                "--set", f"data.train={train}", "--set", f"data.valid={valid}",
-                               "--run-dir", str(run), "--no-progress"]
+                               "--run", str(run), "--no-progress"]
     print(f"training a 1-epoch run: {' '.join(cmd)}", file=sys.stderr)
     # cwd=tmp: nothing lands in the checkout's runs/ folder (runs/latest stays whatever it was)
     subprocess.run(cmd, check=True, cwd=tmp, stdout=subprocess.DEVNULL)

@@ -94,10 +94,12 @@ def shareable_dir(path) -> Path:
     return Path(path)
 
 
-def remove_stale_temps(folder) -> list[Path]:
+def remove_stale_temps(folder, names=None) -> list[Path]:
     """Delete temp files that a killed process left mid-`atomic_write` in `folder` (the real
-    files beside them are intact: the rename never happened). Returns what was removed."""
-    stale = sorted(Path(folder).glob(".*.tmp"))
+    files beside them are intact: the rename never happened), only those of the files in `names`
+    when given. Returns what was removed."""
+    patterns = [f".{name}.*.tmp" for name in names] if names is not None else [".*.tmp"]
+    stale = sorted({tmp for pattern in patterns for tmp in Path(folder).glob(pattern)})
     for tmp in stale:
         tmp.unlink(missing_ok=True)
     return stale

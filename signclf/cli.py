@@ -18,7 +18,7 @@ from signclf import __version__
 from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
 from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
-from signclf.errors import ConfigError, SignclfError
+from signclf.errors import ConfigError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
 
@@ -57,8 +57,10 @@ def train(ctx, config_path, overrides, run_dir, run_dir_alias, resume, force, no
     run_dir = run_dir or run_dir_alias
     if resume and run_dir:
         raise click.UsageError("--run and --resume are exclusive: a resumed run stays where it is")
-    if resume and not Path(resume, "config.yaml").is_file():
-        raise SignclfError(f"{resume}: not a signclf run directory (no config.yaml); nothing to resume")
+    if resume:
+        from signclf.rundir import resolve_run
+
+        resume = resolve_run(resume)  # before TensorFlow: a folder that is not a run is one line at once
     if resume and not config_path:
         config_path = os.path.join(resume, "config.yaml")
     cfg = load_config(config_path, overrides)  # no --config: the documented defaults (LeNet-5)

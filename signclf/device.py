@@ -8,6 +8,7 @@ signclf looks at devices; the builders receive a `Device`.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -18,10 +19,12 @@ MIN_IMAGES_PER_TOWER = 32
 MAX_CPU_TOWERS = 8
 
 
-def gpu_names() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def gpu_names() -> tuple[str, ...]:
+    """The GPUs TensorFlow sees; asked once per process (the answer cannot change while it runs)."""
     import tensorflow as tf
 
-    return [d.name for d in tf.config.list_physical_devices("GPU")]
+    return tuple(d.name for d in tf.config.list_physical_devices("GPU"))
 
 
 def usable_cores() -> int:
@@ -31,7 +34,8 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _gpu_description(gpus: list[str]) -> str:
+@functools.lru_cache(maxsize=1)
+def _gpu_description(gpus: tuple[str, ...]) -> str:
     import tensorflow as tf
 
     details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])

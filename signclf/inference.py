@@ -27,8 +27,12 @@ class LoadedRun:
         self.run_dir = Path(run_dir)
         info = rundir.read_run(self.run_dir)
         self._start(info.cfg, info.stats, info.class_names)
-        self.checkpoint = find_checkpoint(self.run_dir, "best")  # .note says so when it fell back to last
-        restore(self.sess, self.checkpoint, model_variables(self.net.graph), f"run {self.run_dir}")
+        try:
+            self.checkpoint = find_checkpoint(self.run_dir, "best")  # .note says so when it fell back to last
+            restore(self.sess, self.checkpoint, model_variables(self.net.graph), f"run {self.run_dir}")
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def untrained(cls, cfg, stats: dict, class_names) -> LoadedRun:

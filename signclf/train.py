@@ -99,9 +99,6 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
     loaded, so bad inputs change nothing on disk; a run that fails before its first checkpoint is
     removed again. The run is locked while it trains: a second writer is refused.
     """
-    import tensorflow.compat.v1 as tf
-
-    tf.disable_eager_execution()
     device = Device.for_training(cfg.train)
     # The resolved config is what the run saves: absolute data paths, so evaluate works from any
     # folder; the tower count actually used (auto depends on the machine), because it decides which
@@ -177,6 +174,7 @@ class _Recorder:
         self.started = time.time() - rundir.read_summary(run).get("wall_time_s", 0.0)
         self.train_time, self.train_images = 0.0, 0
         self.metrics = rundir.read_metrics(run)
+        self.versions = _versions()
         self.events = tf.summary.FileWriter(str(run))
 
     def keep_epochs_up_to(self, epoch: int) -> None:
@@ -209,7 +207,7 @@ class _Recorder:
             "parameters": self.n_params,
             "device": self.device.name,
             "config": self.cfg.name,
-            "versions": _versions(),
+            "versions": self.versions,
         }
         rundir.write_summary(self.run, summary)
         return summary

@@ -106,3 +106,11 @@ def test_an_unwritable_folder_is_one_line(tmp_path):
 
     with pytest.raises(FileWriteError, match="missing/x.json: cannot write .*permissions or write somewhere else"):
         atomic_write_text(tmp_path / "missing" / "x.json", "{}")
+
+
+def test_stale_temps_can_be_limited_to_some_files(tmp_path):
+    for name in (".metrics.csv.a1.tmp", ".summary.json.b2.tmp", ".evaluation.json.c3.tmp"):
+        (tmp_path / name).write_text("half")
+    removed = remove_stale_temps(tmp_path, ["metrics.csv", "summary.json"])
+    assert [p.name for p in removed] == [".metrics.csv.a1.tmp", ".summary.json.b2.tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == [".evaluation.json.c3.tmp"]  # an evaluate may be writing it

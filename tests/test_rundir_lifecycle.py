@@ -137,8 +137,8 @@ def test_default_name_is_stamped_under_runs(tmp_path, monkeypatch):
 REPO = Path(__file__).resolve().parents[1]
 HOLD_LOCK = textwrap.dedent("""
     import sys
-    from signclf.rundir import run_lock
-    with run_lock(sys.argv[1]):
+    from signclf.rundir import RunLock
+    with RunLock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.read()
 """)

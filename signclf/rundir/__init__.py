@@ -7,7 +7,6 @@ from signclf.rundir.layout import (
     METRICS_FIELDS,
     RunInfo,
     RunPaths,
-    load_run,
     read_class_names,
     read_format,
     read_json,
@@ -29,17 +28,15 @@ from signclf.rundir.lifecycle import (
     is_run,
     mark_latest,
     new_run,
-    new_run_dir,
     resolve_run,
     resumed_run,
-    run_lock,
     training_pid,
 )
 
 __all__ = [
     "CHECKPOINT_KINDS", "DEFAULT_RUNS", "FORMAT", "LATEST", "METRICS_FIELDS",
     "RunBusy", "RunInfo", "RunLock", "RunPaths",
-    "is_run", "load_run", "mark_latest", "new_run", "new_run_dir", "read_class_names", "read_format", "read_json",
+    "is_run", "mark_latest", "new_run", "read_class_names", "read_format", "read_json",
     "read_metrics", "read_run", "read_stats", "read_summary", "record_evaluation", "resolve_run", "resumed_run",
-    "run_lock", "training_pid", "write_config", "write_metrics", "write_run_files", "write_summary",
+    "training_pid", "write_config", "write_metrics", "write_run_files", "write_summary",
 ]

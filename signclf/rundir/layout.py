@@ -64,6 +64,11 @@ class RunPaths:
         return self.root / "summary.json"
 
     @property
+    def trainer_files(self) -> list[Path]:
+        """The files training writes (evaluate writes the others, and may be writing them now)."""
+        return [self.run_file, self.config, self.class_names, self.preprocess, self.metrics, self.summary]
+
+    @property
     def evaluation(self) -> Path:
         return self.root / "evaluation.json"
 
@@ -134,7 +139,7 @@ def read_format(run_dir) -> int:
         raise CheckpointError(f"{path}: no valid \"format\" number; is {path.parent} a signclf run directory?")
     if fmt > FORMAT:
         raise CheckpointError(f"{path}: run format {fmt} is newer than this signclf reads ({FORMAT}); "
-                              f"upgrade signclf (pip install -U signclf) to use this run")
+                              f"update signclf (git pull, then pip install -e . in its checkout) to use this run")
     return fmt
 
 
@@ -198,12 +203,6 @@ def read_run(run_dir) -> RunInfo:
     fmt = read_format(paths.root)
     cfg = load_config(paths.config)
     return RunInfo(paths, cfg, read_stats(paths.root, cfg), read_class_names(paths.root), fmt)
-
-
-def load_run(run_dir):
-    """(config, preprocessing stats, class names): read_run as a tuple."""
-    info = read_run(run_dir)
-    return info.cfg, info.stats, info.class_names
 
 
 def read_metrics(run_dir) -> list[dict]:

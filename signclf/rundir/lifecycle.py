@@ -95,11 +95,6 @@ def training_pid(run_dir) -> str | None:
     return None
 
 
-def run_lock(run_dir) -> RunLock:
-    """`with run_lock(run):` for the whole of a training or resume."""
-    return RunLock(run_dir)
-
-
 def is_run(run_dir) -> bool:
     """Recognisably a signclf run: run.json, or (runs of format 1) config.yaml beside checkpoints/."""
     paths = RunPaths(run_dir)
@@ -247,14 +242,8 @@ def resumed_run(run_dir):
         raise SignclfError(f"{run_dir}: not a signclf run directory (no config.yaml); nothing to resume")
     read_format(run_dir)
     with RunLock(run_dir):
-        remove_stale_temps(run_dir)
+        remove_stale_temps(run_dir, [path.name for path in RunPaths(run_dir).trainer_files])
         yield run_dir
-
-
-def new_run_dir(name: str, run_dir=None, force: bool = False, protect=()) -> Path:
-    """new_run's checks and creation without keeping the lock or removing the folder on failure."""
-    with new_run(name, run_dir, force, protect) as created:
-        return created
 
 
 def _latest_text(link: Path) -> Path:
