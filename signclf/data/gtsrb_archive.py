@@ -74,7 +74,7 @@ def _same_files(csv_name: str, listed, present) -> None:
     if listed - present:
         raise _Problem(f"has {csv_name} listing {_some(listed - present)}, which the archive does not hold")
     if present - listed:
-        raise _Problem(f"has {_some(present - listed)} beside {csv_name}, which does not list them")
+        raise _Problem(f"has {_some(present - listed)} beside {csv_name} but not listed in it")
 
 
 def _check_decodes(name: str, data: bytes) -> None:
