@@ -40,6 +40,14 @@ def test_the_real_counts_refuse_a_small_archive(tmp_path):
         f"has 3 class folders in {IMAGES}, expected 43 (missing 00003, 00004, 00005, ...)"
 
 
+def test_folder_entries_are_not_counted_as_files(tmp_path):
+    path = training_zip(tmp_path)
+    with zipfile.ZipFile(path, "a") as z:  # as the real archives list their folders
+        for folder in ("GTSRB/", "GTSRB/Final_Training/", f"{IMAGES}/", f"{IMAGES}/00000/", f"{IMAGES}/00001/"):
+            z.mkdir(folder)
+    assert training_archive_problem(path, **TINY) is None
+
+
 def test_count_mismatch(tmp_path):
     assert training_archive_problem(training_zip(tmp_path), images=13, classes=3) == \
         f"holds 12 images in {IMAGES}, expected 13"

@@ -190,7 +190,7 @@ def fetch_verified(url: str, target: Path, md5: str | None, check: ContentCheck 
             return sha256
         _say(f"{target.name}: the existing copy {problem}; downloading it again (kept until a good copy arrives)")
     if md5 is None:
-        _say(f"{target.name}: no published MD5; checking {check.description} instead")
+        _say(f"{target.name}: no published MD5, so verified by {check.description}")
     part = target.with_name(target.name + ".part")
     resumed = _transfer(url, part)
     sha256, problem = _problem(part, md5, check, None)

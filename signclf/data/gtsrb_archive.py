@@ -13,6 +13,7 @@ expected 39,209"). Expected counts are parameters, so tests can use a tiny archi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import zipfile
@@ -139,17 +140,15 @@ def _test_problem(images_zip: zipfile.ZipFile, labels_zip: zipfile.ZipFile, imag
 
 
 def _run(check, *archives) -> str | None:
-    try:
-        opened = [zipfile.ZipFile(a) for a in archives]
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        return f"is not a readable zip ({e})"
-    try:
-        check(*opened)
-    except _Problem as e:
-        return str(e)
-    finally:
-        for z in opened:
-            z.close()
+    with contextlib.ExitStack() as stack:
+        try:
+            opened = [stack.enter_context(zipfile.ZipFile(a)) for a in archives]
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            return f"is not a readable zip ({e})"
+        try:
+            check(*opened)
+        except _Problem as e:
+            return str(e)
     return None
 
 
