@@ -437,3 +437,22 @@ def test_an_unreadable_manifest_is_rewritten(full, tmp_path):
     download_dataset("gtsrb", dest, base_url=full.url, checksums=published(full.files), counts=TINY)
     files = json.loads((dest / "gtsrb.manifest.json").read_text())["files"]
     assert sorted(files) == sorted([FULL_ZIP, TEST_ZIP, LABELS_ZIP])
+
+
+def test_the_manifest_vouches_only_for_the_same_bytes_checked_the_same_way(full, tmp_path, monkeypatch):
+    dest = tmp_path / "data"
+    download_dataset("gtsrb", dest, base_url=full.url, checksums=published(full.files), counts=TINY)
+    checked = []
+    real_check = download.gtsrb_archive.training_archive_problem
+    monkeypatch.setattr(download.gtsrb_archive, "training_archive_problem",
+                        lambda path, **counts: checked.append(counts) or real_check(path, **counts))
+    manifest = dest / "gtsrb.manifest.json"
+    entry = json.loads(manifest.read_text())["files"][FULL_ZIP]
+    download_dataset("gtsrb", dest, base_url=full.url, checksums=published(full.files), counts=TINY)
+    assert checked == []
+    manifest.write_text(json.dumps({"files": {FULL_ZIP: {**entry, "sha256": "0" * 64}}}))
+    download_dataset("gtsrb", dest, base_url=full.url, checksums=published(full.files), counts=TINY)
+    assert checked == [{"images": 12, "classes": 3}]
+    manifest.write_text(json.dumps({"files": {FULL_ZIP: {**entry, "verified_by": "something weaker"}}}))
+    download_dataset("gtsrb", dest, base_url=full.url, checksums=published(full.files), counts=TINY)
+    assert len(checked) == 2 and json.loads(manifest.read_text())["files"][FULL_ZIP] == entry

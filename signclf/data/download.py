@@ -225,6 +225,12 @@ def read_manifest(path: Path) -> dict:
     return files if isinstance(files, dict) else {}
 
 
+def _vouched_sha256(files: dict, name: str, verified_by: str) -> str | None:
+    """The SHA-256 an earlier run recorded for `name` after checking it the way it is checked now."""
+    entry = files.get(name)
+    return entry.get("sha256") if isinstance(entry, dict) and entry.get("verified_by") == verified_by else None
+
+
 def _record(path: Path, which: str, files: dict, name: str, entry: dict) -> None:
     files[name] = entry  # written after each archive, so an interrupted run keeps what it verified
     atomic_write_json(path, {"dataset": which, "files": files})
@@ -349,11 +355,8 @@ def download_dataset(which: str = "gtsrb", dest="data", *, base_url: str | None 
     for name, md5 in files.items():
         check = content_check(name, counts)
         verified_by = f"published MD5 {md5.lower()}" if md5 else check.description
-        known = recorded.get(name, {})
-        known_sha256 = known.get("sha256") if isinstance(known, dict) and known.get("verified_by") == verified_by \
-            else None
         try:
-            sha256 = fetch_verified(base + name, dest / name, md5, check, known_sha256)
+            sha256 = fetch_verified(base + name, dest / name, md5, check, _vouched_sha256(recorded, name, verified_by))
         except _Unreachable as e:
             missing = [n for n in files if not (dest / n).exists()]
             raise DataError(f"cannot reach {urlsplit(base).netloc} ({e}): are you offline? download "
