@@ -87,6 +87,13 @@ def test_undecodable_image(tmp_path):
         f"has {IMAGES}/00001/00000_00001.ppm, which does not decode as an image"
 
 
+def test_image_claiming_gigapixels_is_refused_before_decoding(tmp_path):
+    path = training_zip(tmp_path, lambda images: (images / "00001" / "00000_00001.ppm").write_bytes(
+        b"P6\n100000 100000\n255\n" + bytes(30)))
+    assert training_archive_problem(path, **TINY) == \
+        f"has {IMAGES}/00001/00000_00001.ppm, which claims 100000×100000 pixels, more than a sign photo has"
+
+
 def test_member_failing_its_crc(tmp_path):
     path = training_zip(tmp_path)
     member = f"{IMAGES}/00002/00001_00000.ppm"

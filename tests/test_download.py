@@ -245,7 +245,7 @@ def test_test_archives_that_do_not_match_are_refused_before_unpacking(full, tmp_
     dest = tmp_path / "data"
     with pytest.raises(DataError) as e:
         download_dataset("gtsrb", dest, base_url=full.url, checksums=published(full.files), counts=TINY)
-    assert str(e.value) == (f"{TEST_ZIP} with {LABELS_ZIP}: the archives has 00003.ppm beside GT-final_test.csv "
+    assert str(e.value) == (f"{TEST_ZIP} with {LABELS_ZIP}: the pair has 00003.ppm beside GT-final_test.csv "
                             "but not listed in it; delete both and run this command again")
     assert unpacked(dest) == ["GTSRB/Final_Training"]
 

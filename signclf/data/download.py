@@ -307,7 +307,7 @@ def _unpack_gtsrb(dest: Path, train_zip: str, counts: GtsrbCounts) -> Path:
     def build_test(scratch: Path) -> Path:
         problem = gtsrb_archive.final_test_problem(test_zip, labels_zip, images=counts.test_images)
         if problem:
-            raise DataError(f"{test_zip.name} with {labels_zip.name}: the archives {problem}; delete both "
+            raise DataError(f"{test_zip.name} with {labels_zip.name}: the pair {problem}; delete both "
                             "and run this command again")
         built = _extract(test_zip, scratch, PARTS[TEST_ZIP])
         # The labels come in a zip of their own; the test reader expects them beside the images.

@@ -23,7 +23,9 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from signclf import MAX_IMAGE_PIXELS
 from signclf.data.gtsrb import CLASS_DIR, TEST_CSV
+from signclf.data.image_header import declared_size
 
 GTSRB_CLASSES = 43
 FULL_TRAINING_IMAGES = 39_209  # GTSRB_Final_Training_Images.zip, in ~1,307 tracks
@@ -81,6 +83,9 @@ def _same_files(csv_name: str, listed, present) -> None:
 def _check_decodes(name: str, data: bytes) -> None:
     import cv2  # only here: the rest of the check runs without OpenCV
 
+    size = declared_size(data)  # refuse a header claiming gigapixels before OpenCV allocates them
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise _Problem(f"has {name}, which claims {size[0]}×{size[1]} pixels, more than a sign photo has")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -110,7 +115,7 @@ def _training_problem(z: zipfile.ZipFile, images: int, classes: int, folder: str
         missing, extra = expected - set(found), set(found) - expected
         detail = "; ".join(filter(None, [missing and f"missing {_some(missing)}", extra and f"extra {_some(extra)}"]))
         raise _Problem(f"has {len(found)} class folders in {folder}, expected {classes} ({detail})")
-    for class_dir, files in found.items():
+    for class_dir, files in sorted(found.items()):
         if f"GT-{class_dir}.csv" not in files:
             raise _Problem(f"has no GT-{class_dir}.csv in {folder}/{class_dir}")
     total = sum(len(files) - 1 for files in found.values())
