@@ -18,6 +18,7 @@ from signclf.progress import bar as progress_bar
 from signclf.text import printable
 
 FORMATS = list(DATA_FORMATS)
+DOWNLOADS = ["gtsrb", "gtsrb-ijcnn", "udacity"]  # signclf.data.download.CHECKSUMS' keys, without importing it
 VALID_FRACTION = 0.1  # of `data synth`'s images per class; its --help states the result
 
 
@@ -29,19 +30,35 @@ def data_group():
 @data_group.command("download")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
               help="Folder to download and unpack into.")
-@click.option("--which", type=click.Choice(["gtsrb", "udacity"]), default="gtsrb", show_default=True,
-              help="gtsrb: the official archives (training + test with labels); udacity: train/valid/test pickles.")
+@click.option("--which", type=click.Choice(DOWNLOADS), default="gtsrb", show_default=True,
+              help="Which dataset; see above.")
 @click.option("--base-url", help="Mirror to download from instead of the official server.")
 def download(dest, which, base_url):
-    """Download, verify (MD5) and unpack a dataset; resumes an interrupted download."""
+    """Download, verify and unpack a dataset; resumes an interrupted download.
+
+    \b
+    gtsrb        (default) GTSRB_Final_Training_Images.zip: the full training set
+                 published GTSRB results use, 39,209 images of 43 classes in
+                 ~1,307 tracks; plus GTSRB_Final_Test_Images.zip (12,630 test
+                 images) and GTSRB_Final_Test_GT.zip (their labels).
+    gtsrb-ijcnn  GTSRB-Training_fixed.zip instead: the IJCNN 2011 competition's
+                 first training release, 26,640 images (32% fewer), checked
+                 against its published MD5; plus the same test set.
+    udacity      traffic-signs-data.zip: the course's train.p, valid.p, test.p.
+
+    Nobody publishes an MD5 for GTSRB_Final_Training_Images.zip, so it is verified by its zip
+    CRCs, the exact counts (39,209 images, 43 class folders, each GT-000NN.csv listing exactly
+    the images beside it) and every image decoding. The test archives are checked against their
+    published MD5s. The SHA-256 of each archive is printed and kept in DEST/<which>.manifest.json,
+    to compare with a colleague's.
+    """
     from signclf.data.download import download_dataset
 
     root = download_dataset(which, dest, base_url=base_url)
     click.echo(f"ready: {root}")
-    if which == "gtsrb":
-        click.echo(f"use it with --set data.train={root} --set data.test={root}")
-    else:  # the folder of train.p/valid.p/test.p is one dataset: each split reads its own file
-        click.echo(f"use it with --set data.train={root} --set data.test={root}")
+    # From the GTSRB root the readers prefer the full training set; name the IJCNN part explicitly.
+    train = root / "Training" if which == "gtsrb-ijcnn" else root
+    click.echo(f"use it with --set data.train={train} --set data.test={root}")
 
 
 @data_group.command("summary")
