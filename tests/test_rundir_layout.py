@@ -67,7 +67,8 @@ def test_a_new_run_records_its_format_first_and_reads_back(tmp_path):
 def test_a_run_from_a_newer_signclf_is_refused_in_one_line(tmp_path):
     run = previous_layout_run(tmp_path / "new")
     (run / "run.json").write_text(json.dumps({"format": FORMAT + 1}))
-    with pytest.raises(CheckpointError, match=rf"run\.json: run format {FORMAT + 1} is newer.*update signclf \(git pull") as e:
+    newer = rf"run\.json: run format {FORMAT + 1} is newer.*update signclf \(git pull"
+    with pytest.raises(CheckpointError, match=newer) as e:
         read_run(run)
     assert "\n" not in str(e.value)
     (run / "run.json").write_text("[]")
