@@ -23,15 +23,16 @@ from signclf.errors import DataError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid 1-bit greyscale PNG of width×height zeros: tens of KB on disk, width·height pixels decoded."""
+def png_bomb(width: int, height: int, rgba16: bool = False) -> bytes:
+    """A valid PNG of width×height zeros, 1-bit grey (or 16-bit RGBA, 8 bytes a pixel when decoded
+    as declared): tens of KB (or about a MB) on disk."""
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    row = b"\0" * (1 + (width + 7) // 8)
+    row = b"\0" * (1 + (width * 8 if rgba16 else (width + 7) // 8))
     packer = zlib.compressobj(9)
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, *((16, 6) if rgba16 else (1, 0)), 0, 0, 0)
     return images_png_magic() + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
@@ -83,6 +84,21 @@ def test_refusing_the_bomb_keeps_memory_low(tmp_path):
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     message, peak_mb = proc.stdout.strip().splitlines()
     assert "image too large" in message and int(peak_mb) < 400
+
+
+def test_an_image_at_the_limit_costs_3_bytes_a_pixel_whatever_it_declares(tmp_path):
+    side = int(images.MAX_PIXELS ** 0.5)
+    path = tmp_path / "deep.png"
+    path.write_bytes(png_bomb(side, side, rgba16=True))  # declared 16-bit RGBA: 8 bytes a pixel as stored
+    assert path.stat().st_size < 1_200_000
+    probe = ("import re, sys\nfrom signclf.data.images import read_image\n"
+             "img = read_image(sys.argv[1])\nprint(img.shape, img.dtype)\n"
+             "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n")
+    proc = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120,
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    shape, peak_mb = proc.stdout.strip().splitlines()
+    assert shape == f"({side}, {side}, 3) uint8", proc.stderr
+    assert int(peak_mb) < 400  # as stored it would be 8·side² bytes (256 MB) plus copies: over 1 GB
 
 
 def test_opencv_cap_is_set_before_cv2_loads():

@@ -35,7 +35,7 @@ def make_zoo(d):
     cv2.imwrite(str(d / "rgba.png"), np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)]))
     cv2.imwrite(str(d / "deep16.png"), (rgb.astype(np.uint16) * 257))
     cv2.imwrite(str(d / "tiny1x1.png"), rgb[:1, :1])
-    cv2.imwrite(str(d / "huge.png"), np.zeros((10_000, 10_000), np.uint8))
+    cv2.imwrite(str(d / "huge.png"), np.zeros((4_900, 6_500), np.uint8))  # 32 megapixels, just under the limit
     Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(d / "cmyk.jpg")
     frames = [Image.new("RGB", (16, 16), c) for c in ("red", "blue")]
     frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
