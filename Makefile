@@ -16,6 +16,7 @@ install-gpu:
 	$(PYTHON) -m pip install -q -e ".[dev,gpu]"
 
 test: install
+	$(PYTHON) -m pip install -q -e ".[dev,export,runtime,tflite]"
 	$(PYTHON) -m pytest -q
 
 $(SYNTH)/train.p:
