@@ -4,8 +4,16 @@ import json
 
 import pytest
 
-from signclf.bundle import (BUNDLE_FORMAT, CONFIG, METADATA, check_destination, parse_formats, read_bundle, require,
-                            sha256)
+from signclf.bundle import (
+    BUNDLE_FORMAT,
+    CONFIG,
+    METADATA,
+    check_destination,
+    parse_formats,
+    read_bundle,
+    require,
+    sha256,
+)
 from signclf.errors import CheckpointError, ConfigError, SignclfError
 
 

@@ -27,7 +27,7 @@ def test_bad_export_input_fails_before_tensorflow(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     code = ("import sys, json\nfrom click.testing import CliRunner\nfrom signclf.cli import main\n"
-            f"r = CliRunner().invoke(main, sys.argv[1:])\n"
+            "r = CliRunner().invoke(main, sys.argv[1:])\n"
             "print(json.dumps([r.exit_code, 'tensorflow' in sys.modules]))\nprint(r.output)")
     for args, exit_code, message in [(["--format", "pb"], 2, "unknown format pb"),
                                      (["--out", str(tmp_path / "full")], 1, "not empty; pass --force")]:

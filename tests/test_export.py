@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 from click.testing import CliRunner
-
 from export_fixtures import train_tiny_run, write_tiny_data
+
 from signclf import export as export_module
 from signclf.bundle import METADATA, read_bundle, sha256
 from signclf.errors import CheckpointError, SignclfError

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from export_fixtures import train_tiny_run, write_tiny_data
+
 from signclf.runtime import BundleModel, model_format, open_model
 
 pytest.importorskip("onnxruntime")
