@@ -104,8 +104,13 @@ def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, no_progres
         raise click.UsageError("--model and --run are exclusive: evaluate a bundle or runs")
     with stop_on_signals("evaluate"):
         if model:
+            from signclf.bundle import read_bundle
             from signclf.evaluate import evaluate_bundle
+            from signclf.runtime import bundle_root
 
+            read_bundle(bundle_root(model))  # not a bundle: say so before anything else
+            if data_path is None:
+                _check_evaluation_data([bundle_root(model)], split)  # a bundle keeps its run's config.yaml
             results = evaluate_bundle(model, split=split, data_path=data_path, batch_size=batch_size)
         else:
             results = _evaluate_runs(ctx, runs, split, data_path, batch_size)

@@ -161,6 +161,9 @@ def export(run_dirs, out, formats, force: bool = False, log=print, before_publis
     tf.disable_eager_execution()
     members = [_frozen_member(Path(r)) for r in run_dirs]
     infos = [m[0] for m in members]
+    for _, checkpoint, _ in members:
+        if checkpoint.note:
+            log(f"note: {checkpoint.note}")
     _check_members(run_dirs, infos)
     cfg = infos[0].cfg
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,9 @@ does, from the same preprocess.prepare_images.
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,21 @@ class _OnnxModel:
         return self.session.run(["probabilities"], {"image": prepared})[0]
 
 
+@contextmanager
+def _stderr_muted():
+    """LiteRT logs "INFO: Created TensorFlow Lite XNNPACK delegate" to stderr from C++ on its first
+    allocation; signclf's stderr carries only notes and errors."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class _LiteModel:
     def __init__(self, path: Path):
         require("ai_edge_litert")
@@ -50,7 +68,8 @@ class _LiteModel:
     def run(self, prepared: np.ndarray) -> np.ndarray:
         if self.batch != len(prepared):  # the interpreter's tensors have a fixed batch: resize on change
             self.interpreter.resize_tensor_input(self.input, prepared.shape)
-            self.interpreter.allocate_tensors()
+            with _stderr_muted():
+                self.interpreter.allocate_tensors()
             self.batch = len(prepared)
         self.interpreter.set_tensor(self.input, prepared)
         self.interpreter.invoke()
@@ -90,15 +109,23 @@ class BundleModel:
         self.close()
 
 
-def model_format(path) -> str:
-    """--model takes the bundle folder (ONNX) or one of its .tflite files."""
-    name = Path(path).name
-    return {"model.tflite": "tflite", "model-int8.tflite": "tflite-int8", "model.onnx": "onnx"}.get(name, "onnx")
+def bundle_root(path) -> Path:
+    """The bundle folder of `--model PATH` (the folder itself, or the folder a model file is in)."""
+    path = Path(path)
+    return path.parent if path.suffix in (".onnx", ".tflite") else path
+
+
+def model_format(path) -> str | None:
+    """The format of a model file in a bundle; None for the bundle folder itself."""
+    return {"model.tflite": "tflite", "model-int8.tflite": "tflite-int8", "model.onnx": "onnx"}.get(Path(path).name)
 
 
 def open_model(path, verify: bool = True) -> BundleModel:
-    """`--model PATH`: a bundle folder (its ONNX model), or a model file inside one."""
-    path = Path(path)
+    """`--model PATH`: a model file inside a bundle, or the bundle folder (its ONNX model, else its
+    float TFLite, else its int8 one)."""
+    root = bundle_root(path)
     fmt = model_format(path)
-    root = path.parent if path.is_file() or path.suffix in (".onnx", ".tflite") else path
+    if fmt is None:
+        available = read_bundle(root).formats
+        fmt = next((f for f in RUNTIME_FORMATS if f in available), "onnx")  # none: BundleModel names the fix
     return BundleModel(root, fmt, verify)
