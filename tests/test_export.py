@@ -145,3 +145,15 @@ def test_cli_export_verify_prints_the_table_and_an_unknown_format_exits_2(tiny):
     assert "opencv-dnn" in result.output and f"wrote {root / 'cli'}" in result.output
     bad = CliRunner().invoke(main, ["export", "--run", str(runs["a"]), "--format", "onxx"])
     assert bad.exit_code == 2 and "unknown format onxx" in bad.output
+
+
+def test_a_failed_verification_publishes_nothing(tiny):
+    root, _, runs, _ = tiny
+
+    def disagree(folder):
+        assert (folder / METADATA).is_file()  # it sees the finished bundle
+        raise SignclfError("onnx disagrees")
+
+    with pytest.raises(SignclfError, match="onnx disagrees"):
+        export([runs["a"]], root / "unverified", ["saved_model"], log=lambda *a: None, before_publish=disagree)
+    assert not (root / "unverified").exists() and not list(root.glob(".unverified.*"))

@@ -107,6 +107,7 @@ def test_predict_and_evaluate_with_a_bundle_need_no_tensorflow_and_match_the_run
     assert by_model.returncode == by_run.returncode == 1  # the broken file
     assert by_model.stdout == by_run.stdout and by_model.stdout.count("images/") == 8
     jsonl = signclf(root, "predict", "--model", "bundle/model.tflite", "--jsonl", "images", no_tensorflow=True)
+    assert jsonl.stderr.startswith("error: 1 of 9 input(s)") and jsonl.stderr.count("\n") == 1  # no LiteRT log
     assert [json.loads(line)["path"] for line in jsonl.stdout.splitlines()][:2] == ["images/0.png", "images/1.png"]
 
     evaluated = signclf(root, "evaluate", "--model", "bundle", "--json", no_tensorflow=True)
@@ -126,3 +127,16 @@ def test_missing_and_conflicting_model_options_are_one_line(tiny):
     assert "not a signclf model bundle" in missing.stderr
     both = signclf(root, "evaluate", "--model", "bundle", "--run", "run")
     assert both.returncode == 2 and "--model and --run are exclusive" in both.stderr
+
+
+def test_a_bundle_without_onnx_runs_its_tflite_model(tiny, tmp_path):
+    from signclf.evaluate import evaluate_bundle
+    from signclf.export import export
+
+    _, data, run, _ = tiny
+    only = export([run], tmp_path / "only-tflite", ["tflite"], log=lambda *a: None)
+    with open_model(only) as model:
+        assert model.format == "tflite"
+    results = evaluate_bundle(only)
+    assert results["n"] == 32 and results["accuracy"] >= 0.9 and results["split"] == "valid"
+    assert (only / "confusion-valid.png").is_file()
