@@ -65,5 +65,6 @@ def export_command(ctx, runs, formats, out, force, verify, data_path, batch_size
             click.echo(format_table(rows))
             check(rows, out)
 
-        export(run_dirs, out, wanted, force=force, log=click.echo, before_publish=verify_bundle if verify else None)
+        export(run_dirs, out, wanted, force=force, log=click.echo, before_publish=verify_bundle if verify else None,
+               verbose=verbose(ctx))
         click.echo(f"wrote {out}")

@@ -13,6 +13,7 @@ interrupted export leaves no half bundle.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -28,6 +29,7 @@ from signclf.bundle import BUNDLE_FORMAT, CONFIG, FILES, METADATA, check_destina
 from signclf.config import config_to_yaml
 from signclf.device import Device
 from signclf.errors import CheckpointError
+from signclf.runtime import stderr_muted
 
 ONNX_OPSET = 17
 REPRESENTATIVE_IMAGES = 300  # training images that calibrate the int8 model's ranges
@@ -115,7 +117,7 @@ def _representative_images(cfg, log) -> np.ndarray:
     return prepare_images(train.images[np.sort(pick)], cfg.preprocess, cfg.data.image_size)
 
 
-def _write_tflite(saved_model: Path, path: Path, representative=None) -> None:
+def _write_tflite(saved_model: Path, path: Path, representative=None, verbose: bool = False) -> None:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_key="serving_default")
     if representative is not None:
         # Post-training integer quantisation: weights and activations int8, calibrated on training
@@ -127,7 +129,9 @@ def _write_tflite(saved_model: Path, path: Path, representative=None) -> None:
         # One scale per dense layer instead of one per output unit: per-unit scales and zero points
         # (12 bytes each) are a tenth of LeNet's int8 file, for no accuracy the verify table can see.
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    atomic_write_bytes(path, converter.convert())
+    with contextlib.nullcontext() if verbose else stderr_muted():
+        model = converter.convert()
+    atomic_write_bytes(path, model)
 
 
 def _versions() -> dict:
@@ -149,11 +153,12 @@ def _validation_accuracy(info) -> float | None:
         return None
 
 
-def export(run_dirs, out, formats, force: bool = False, log=print, before_publish=None) -> Path:
+def export(run_dirs, out, formats, force: bool = False, log=print, before_publish=None,
+           verbose: bool = False) -> Path:
     """Write the bundle for `run_dirs` (one run or a committee) into `out`; returns its path.
 
     `before_publish(folder)` sees the finished bundle before it is renamed to `out` (--verify); if
-    it raises, nothing is published."""
+    it raises, nothing is published. `verbose` lets the TFLite converter's own log lines through."""
     out = Path(out)
     check_destination(out, force)
     if "onnx" in formats:
@@ -174,9 +179,10 @@ def export(run_dirs, out, formats, force: bool = False, log=print, before_publis
         if "onnx" in formats:
             _write_onnx(graph_def, work / FILES["onnx"])
         if "tflite" in formats:
-            _write_tflite(work / FILES["saved_model"], work / FILES["tflite"])
+            _write_tflite(work / FILES["saved_model"], work / FILES["tflite"], verbose=verbose)
         if "tflite-int8" in formats:
-            _write_tflite(work / FILES["saved_model"], work / FILES["tflite-int8"], _representative_images(cfg, log))
+            _write_tflite(work / FILES["saved_model"], work / FILES["tflite-int8"], _representative_images(cfg, log),
+                          verbose)
         atomic_write_text(work / CONFIG, config_to_yaml(cfg))
         atomic_write_json(work / METADATA, _metadata(run_dirs, members, formats, work))
         if before_publish is not None:

@@ -41,9 +41,10 @@ class _OnnxModel:
 
 
 @contextmanager
-def _stderr_muted():
-    """LiteRT logs "INFO: Created TensorFlow Lite XNNPACK delegate" to stderr from C++ on its first
-    allocation; signclf's stderr carries only notes and errors."""
+def stderr_muted():
+    """Silence what C++ code writes to stderr (file descriptor 2) meanwhile: LiteRT logs "INFO: Created
+    TensorFlow Lite XNNPACK delegate" on its first allocation, the TFLite converter its settings;
+    signclf's stderr carries only notes and errors. Exceptions still carry their messages."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -68,7 +69,7 @@ class _LiteModel:
     def run(self, prepared: np.ndarray) -> np.ndarray:
         if self.batch != len(prepared):  # the interpreter's tensors have a fixed batch: resize on change
             self.interpreter.resize_tensor_input(self.input, prepared.shape)
-            with _stderr_muted():
+            with stderr_muted():
                 self.interpreter.allocate_tensors()
             self.batch = len(prepared)
         self.interpreter.set_tensor(self.input, prepared)
