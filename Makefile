@@ -7,7 +7,7 @@ SYNTH  ?= data/synth
 PER_CLASS ?= 300
 SIGNCLF = $(PYTHON) -m signclf
 
-.PHONY: install install-gpu test demo synth train lint bench clean
+.PHONY: install install-gpu install-test test demo synth train lint bench clean
 
 install:
 	$(PYTHON) -m pip install -q -e ".[dev]"
@@ -15,7 +15,10 @@ install:
 install-gpu:
 	$(PYTHON) -m pip install -q -e ".[dev,gpu]"
 
-test: install
+install-test:
+	$(PYTHON) -m pip install -q -e ".[dev,export,runtime,tflite]"
+
+test: install-test
 	$(PYTHON) -m pytest -q
 
 $(SYNTH)/train.p:

@@ -29,6 +29,14 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.16,<2.22"],
         "dev": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],
         "bench": ["torch"],
+        # signclf export. tf2onnx is pinned to the minor release checked with TensorFlow 2.21 (its
+        # converters follow TensorFlow's op set, so a new minor may convert differently); installing
+        # it and onnx leaves TensorFlow, protobuf and numpy as they are (pip install --dry-run).
+        "export": ["tf2onnx>=1.17,<1.18", "onnx>=1.16"],
+        # predict/evaluate --model BUNDLE without TensorFlow: ONNX Runtime for model.onnx ...
+        "runtime": ["onnxruntime>=1.17"],
+        # ... and the LiteRT interpreter (TensorFlow Lite's successor package) for the .tflite models.
+        "tflite": ["ai-edge-litert>=1.2"],
     },
     entry_points={"console_scripts": ["signclf=signclf.cli:main"]},
 )

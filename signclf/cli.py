@@ -17,6 +17,7 @@ import click
 from signclf import __version__
 from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
+from signclf.cli_export import export_command, model_option
 from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
 from signclf.errors import ConfigError
 from signclf.progress import bar as progress_bar
@@ -126,30 +127,48 @@ def _check_evaluation_data(run_dirs, split: str) -> None:
               help="Which data.* path of the run's config to evaluate on.")
 @click.option("--data", "data_path", type=click.Path(exists=True),
               help="Evaluate on this dataset instead (any layout).")
+@model_option
 @batch_size_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @no_progress_option
 @verbose_option
 @click.pass_context
-def evaluate(ctx, runs, split, data_path, batch_size, as_json, no_progress):
+def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, no_progress):
     """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
-    from signclf.rundir import resolve_run
+    from signclf.evaluate import format_report
 
+    if model and runs:
+        raise click.UsageError("--model and --run are exclusive: evaluate a bundle or runs")
     show_progress(no_progress)  # the decoding bar of a folder dataset
+    to_stderr = lambda line: click.echo(line, err=True)  # noqa: E731  (stdout: the report or JSON only)
     with stop_on_signals("evaluate"):
-        run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-        if data_path is None:
-            _check_evaluation_data(run_dirs, split)
-        import_tensorflow(verbose(ctx))
-        from signclf.evaluate import evaluate as run_evaluation
-        from signclf.evaluate import format_report
+        if model:
+            from signclf.bundle import read_bundle
+            from signclf.evaluate import evaluate_bundle
+            from signclf.runtime import bundle_root
 
-        results = run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size,
-                                 log=lambda line: click.echo(line, err=True))  # stdout: the report or JSON only
+            read_bundle(bundle_root(model))  # not a bundle: say so before anything else
+            if data_path is None:
+                _check_evaluation_data([bundle_root(model)], split)  # a bundle keeps its run's config.yaml
+            results = evaluate_bundle(model, split=split, data_path=data_path, batch_size=batch_size, log=to_stderr)
+        else:
+            results = _evaluate_runs(ctx, runs, split, data_path, batch_size, to_stderr)
         if as_json:
             click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
         else:
             click.echo(format_report(results))
+
+
+def _evaluate_runs(ctx, runs, split, data_path, batch_size, log) -> dict:
+    from signclf.rundir import resolve_run
+
+    run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
+    if data_path is None:
+        _check_evaluation_data(run_dirs, split)
+    import_tensorflow(verbose(ctx))
+    from signclf.evaluate import evaluate as run_evaluation
+
+    return run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size, log=log)
 
 
 @main.command()
@@ -159,30 +178,43 @@ def evaluate(ctx, runs, split, data_path, batch_size, as_json, no_progress):
 @click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 100), help="Classes shown per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, top_k: [{class_id, name, prob}]}.")
 @click.option("--jsonl", is_flag=True, help="Stream one JSON object per line (for very many files).")
+@model_option
 @batch_size_option
 @no_progress_option
 @verbose_option
 @click.pass_context
-def predict(ctx, paths, runs, top_k, as_json, jsonl, batch_size, no_progress):
+def predict(ctx, paths, runs, top_k, as_json, jsonl, model, batch_size, no_progress):
     """Name the traffic sign in image files or folders (PNG, JPEG, PPM, BMP, any size)."""
-    from signclf.rundir import resolve_run
-
     if as_json and jsonl:
         raise click.UsageError("--json and --jsonl are exclusive: pick one output format")
+    if model and runs:
+        raise click.UsageError("--model and --run are exclusive: predict with a bundle or with runs")
     with stop_on_signals("predict"):
-        run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-        import_tensorflow(verbose(ctx))
-        failed, seen = _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, show_progress(no_progress))
+        if model:
+            from signclf.runtime import open_model
+
+            def open_committee():
+                return open_model(model)
+        else:
+            from signclf.rundir import resolve_run
+
+            run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
+            import_tensorflow(verbose(ctx))
+
+            def open_committee():
+                from signclf.inference import Committee
+
+                return Committee(run_dirs)
+        failed, seen = _predict(paths, open_committee, top_k, batch_size, as_json, jsonl, show_progress(no_progress))
     if failed:
         where = "in the \"error\" field of each failed result" if as_json or jsonl else "above"
         click.echo(f"error: {failed:,} of {seen:,} input(s) could not be predicted (reasons {where})", err=True)
         sys.exit(1)
 
 
-def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tuple[int, int]:
+def _predict(paths, open_committee, top_k, batch_size, as_json, jsonl, progress) -> tuple[int, int]:
     """Print each prediction as it comes (table, JSON lines or one JSON list); (failed, seen) counts."""
     from signclf.data.images import list_image_files
-    from signclf.inference import Committee
     from signclf.predict import TableLayout, format_table_row, predict_files, to_json_line
     from signclf.text import printable
 
@@ -194,14 +226,15 @@ def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tu
         bars[0].update(done)
 
     try:
-        with Committee(run_dirs) as committee:
-            for run in committee.runs:  # stderr: stdout may be JSON
+        with open_committee() as committee:
+            for run in getattr(committee, "runs", []):  # stderr: stdout may be JSON
                 if run.checkpoint.note:
                     click.echo(f"note: {run.checkpoint.note}", err=True)
-            files, _ = list_image_files(paths)
-            layout = TableLayout.for_classes(committee.class_names,
-                                             longest_path=max((len(printable(str(f))) for f in files), default=0))
-            for pred in predict_files(committee, paths, top_k, batch_size, on_progress=on_progress):
+            listed = list_image_files(paths)
+            if not (jsonl or as_json):
+                longest = max((len(printable(str(f))) for f in listed[0]), default=0)
+                layout = TableLayout.for_classes(committee.class_names, longest_path=longest)
+            for pred in predict_files(committee, paths, top_k, batch_size, on_progress=on_progress, listed=listed):
                 failed, seen = failed + (pred.error is not None), seen + 1
                 if jsonl:
                     click.echo(to_json_line(pred))
@@ -218,6 +251,7 @@ def _predict(paths, run_dirs, top_k, batch_size, as_json, jsonl, progress) -> tu
 
 
 main.add_command(data_group)
+main.add_command(export_command)
 
 if __name__ == "__main__":
     main()

@@ -88,28 +88,47 @@ def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = I
              log=print) -> dict:
     """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`; what the readers
     say while loading (e.g. which validation set) goes to `log`."""
-    from signclf.data.loading import load_split
     from signclf.inference import Committee
 
     with Committee(run_dirs) as committee:
-        dataset = load_split(committee.cfg, split, data_path, log=log)
-        if dataset.num_classes != len(committee.class_names):
-            from signclf.errors import DataError
-
-            raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
-                            f"{len(committee.class_names)}")
-        probs = committee.probabilities(dataset.images, batch_size)
-        results = metrics_from_probabilities(probs, dataset.labels, committee.class_names)
         checkpoints = [str(run.checkpoint) for run in committee.runs]
         notes = [run.checkpoint.note for run in committee.runs if run.checkpoint.note]
+        return evaluate_model(committee, run_dirs, checkpoints, Path(run_dirs[0]), split, data_path, batch_size,
+                              notes, log=log)
+
+
+def evaluate_bundle(model_path, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
+                    log=print) -> dict:
+    """Evaluate an exported bundle (runtime.open_model: no TensorFlow); files go into the bundle folder."""
+    from signclf.runtime import open_model
+
+    with open_model(model_path) as model:
+        return evaluate_model(model, [model_path], [str(model.bundle.path(model.format))], model.root, split,
+                              data_path, batch_size, committee=len(model.sources) > 1, log=log)
+
+
+def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "valid", data_path=None,
+                   batch_size: int = INFERENCE_BATCH_SIZE, notes=(), committee: bool | None = None,
+                   log=print) -> dict:
+    """Score anything with `cfg`, `class_names` and `probabilities` (a Committee or a runtime.BundleModel)
+    and record the results in `out_dir`."""
+    from signclf.data.loading import load_split
+
+    dataset = load_split(model.cfg, split, data_path, log=log)
+    if dataset.num_classes != len(model.class_names):
+        from signclf.errors import DataError
+
+        raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
+                        f"{len(model.class_names)}")
+    probs = model.probabilities(dataset.images, batch_size)
+    results = metrics_from_probabilities(probs, dataset.labels, model.class_names)
 
     key = split if data_path is None else Path(data_path).name
-    if len(run_dirs) > 1:
+    if committee if committee is not None else len(sources) > 1:
         key = f"committee-{key}"
-    results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in run_dirs], checkpoints=checkpoints,
-                   checkpoint_notes=notes)
-    out_dir = Path(run_dirs[0])
-    _save(out_dir, key, results, committee.class_names)
+    results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in sources], checkpoints=checkpoints,
+                   checkpoint_notes=list(notes))
+    _save(out_dir, key, results, model.class_names)
     return results
 
 

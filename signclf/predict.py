@@ -43,14 +43,16 @@ def _decode_group(paths):
     return [_decode(p) for p in paths]
 
 
-def predict_files(committee, paths, top_k: int = 3, batch_size: int = INFERENCE_BATCH_SIZE, on_progress=None):
+def predict_files(committee, paths, top_k: int = 3, batch_size: int = INFERENCE_BATCH_SIZE, on_progress=None,
+                  listed=None):
     """Yield a Prediction per image file under `paths` (files and folders), in input order.
 
     Folder-level problems (missing path, empty folder) come first as error results. The next chunk
     of files decodes in the thread pool (OpenCV releases the GIL) while this one is classified.
     `on_progress(done, total)` is called once with done=0 after listing, then after each chunk.
+    `listed` is `list_image_files(paths)` when the caller has it already.
     """
-    files, problems = list_image_files(paths)
+    files, problems = listed if listed is not None else list_image_files(paths)
     if on_progress:
         on_progress(0, len(files))
     for problem in problems:
