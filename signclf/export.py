@@ -29,7 +29,7 @@ from signclf.bundle import BUNDLE_FORMAT, CONFIG, FILES, METADATA, check_destina
 from signclf.config import config_to_yaml
 from signclf.device import Device
 from signclf.errors import CheckpointError
-from signclf.runtime import stderr_muted
+from signclf.tensorflow_import import stderr_muted
 
 ONNX_OPSET = 17
 REPRESENTATIVE_IMAGES = 300  # training images that calibrate the int8 model's ranges

@@ -8,9 +8,6 @@ does, from the same preprocess.prepare_images.
 
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ from signclf.bundle import read_bundle, require
 from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.device import usable_cores
 from signclf.preprocess import prepare_images
+from signclf.tensorflow_import import stderr_muted
 
 RUNTIME_FORMATS = ("onnx", "tflite", "tflite-int8")
 
@@ -38,22 +36,6 @@ class _OnnxModel:
 
     def run(self, prepared: np.ndarray) -> np.ndarray:
         return self.session.run(["probabilities"], {"image": prepared})[0]
-
-
-@contextmanager
-def stderr_muted():
-    """Silence what C++ code writes to stderr (file descriptor 2) meanwhile: LiteRT logs "INFO: Created
-    TensorFlow Lite XNNPACK delegate" on its first allocation, the TFLite converter its settings;
-    signclf's stderr carries only notes and errors. Exceptions still carry their messages."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class _LiteModel:
