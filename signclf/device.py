@@ -88,6 +88,12 @@ class Device:
         training machine used, with batches large enough for one tower per core."""
         return cls.detect(batch_size=MIN_IMAGES_PER_TOWER * MAX_CPU_TOWERS, mixed_precision=mixed_precision)
 
+    @classmethod
+    def portable(cls) -> Device:
+        """For exported models, which must run anywhere: one tower, float32, no blocked first
+        convolution (its gather would only slow other runtimes down)."""
+        return cls("portable", gpu=False, cores=1, towers=1, float16=False, blocked_conv=False)
+
     def describe(self) -> str:
         return self.name + (f" × {self.towers} towers" if self.towers > 1 else "")
 

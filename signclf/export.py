@@ -33,8 +33,6 @@ from signclf.tensorflow_import import stderr_muted
 
 ONNX_OPSET = 17
 REPRESENTATIVE_IMAGES = 300  # training images that calibrate the int8 model's ranges
-# Exported graphs must run anywhere: one tower, no blocked first convolution, float32.
-PORTABLE = Device("portable", gpu=False, cores=1, towers=1, float16=False, blocked_conv=False)
 
 
 def preprocessing_key(cfg) -> tuple:
@@ -49,7 +47,7 @@ def _frozen_member(run_dir: Path):
     from signclf.graph import build_inference_graph, model_variables
 
     info = rundir.read_run(run_dir)
-    net = build_inference_graph(info.cfg, info.stats, len(info.class_names), PORTABLE)
+    net = build_inference_graph(info.cfg, info.stats, len(info.class_names), Device.portable())
     checkpoint = find_checkpoint(run_dir, "best")
     with tf.Session(graph=net.graph) as sess:
         restore(sess, checkpoint, model_variables(net.graph), f"run {run_dir}")

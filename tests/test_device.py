@@ -75,3 +75,9 @@ def test_detecting_does_not_change_the_config(machine):
     before = dataclasses.asdict(tc)
     Device.for_training(tc)
     assert dataclasses.asdict(tc) == before
+
+
+def test_the_portable_device_is_the_same_everywhere(machine):
+    machine(16, ["/physical_device:GPU:0"])
+    device = Device.portable()
+    assert (device.towers, device.float16, device.blocked_conv) == (1, False, False)
