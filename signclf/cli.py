@@ -110,9 +110,10 @@ def _check_evaluation_data(run_dirs, split: str) -> None:
     """The run's data.<split> is set and exists (checked before TensorFlow loads)."""
     from signclf.config import load_config
     from signclf.data.loading import split_source
+    from signclf.rundir import RunPaths
 
     run = run_dirs[0]
-    path = split_source(load_config(run / "config.yaml"), split)
+    path = split_source(load_config(RunPaths(run).config), split)
     if not path:
         raise ConfigError(f"{run}: its config has no data.{split}; evaluate a dataset with --data PATH")
     if not Path(path).exists():

@@ -14,10 +14,8 @@ import threading
 
 import click
 
-from signclf.errors import SignclfError
+from signclf.errors import SIGINT_EXIT, SIGTERM_EXIT, SignclfError
 from signclf.text import printable
-
-SIGINT_EXIT, SIGTERM_EXIT = 130, 143
 
 
 class Interrupted(SignclfError):

@@ -5,6 +5,10 @@ anything else is our bug and keeps its traceback.
 """
 
 
+# The shell's convention for "stopped by signal 2 / 15", used by every command that handles them.
+SIGINT_EXIT, SIGTERM_EXIT = 130, 143
+
+
 class SignclfError(Exception):
     """A problem with the user's input: printed as one line, exit code `exit_code`."""
 

@@ -20,7 +20,7 @@ import numpy as np
 from signclf import rundir
 from signclf.config import Config, architecture_diff, load_config, resolve_paths
 from signclf.device import Device
-from signclf.errors import ConfigError, SignclfError
+from signclf.errors import SIGINT_EXIT, SIGTERM_EXIT, ConfigError, SignclfError
 from signclf.progress import bar as progress_bar
 from signclf.trainer import Diverged, Progress, Trainer
 
@@ -289,4 +289,4 @@ def _save_interrupted(trainer: Trainer, saver, recorder: _Recorder, progress: Pr
     recorder.summary(progress, f"interrupted by {name}")
     raise TrainingStopped(f"interrupted at epoch {progress.epoch + 1}, step {progress.step_in_epoch}: checkpoint "
                           f"saved in {saver.last_dir}. Resume with: signclf train --resume {recorder.run}",
-                          130 if signum == signal.SIGINT else 143)
+                          SIGINT_EXIT if signum == signal.SIGINT else SIGTERM_EXIT)
