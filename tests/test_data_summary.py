@@ -110,3 +110,13 @@ def test_data_modules_do_not_import_tensorflow_or_matplotlib():
             "print(sorted(m for m in ('tensorflow', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_what_the_reader_changed_is_in_the_summary(tmp_path):
+    from conftest import make_dataset, write_pickle
+    from signclf.data.summary import describe, load_specs
+
+    images, labels = make_dataset(2)
+    path = write_pickle(tmp_path / "floats.p", images.astype(np.float32) / 255, labels)
+    text = describe(load_specs([("train", path)]))
+    assert "  note: " in text and "0..1" in text

@@ -94,6 +94,7 @@ def describe(datasets: dict[str, Dataset]) -> str:
         lines.append(f"{label}: {len(ds):,} images, {present} of {ds.num_classes} classes{tracks} "
                      f"({printable(ds.source)})")
         lines.append(f"  {_size_line(ds)}")
+        lines += [f"  note: {printable(note)}" for note in ds.notes]  # what the reader changed, e.g. rescaled pixels
     class_names = next(iter(datasets.values())).class_names
     counts = {label: np.bincount(ds.labels, minlength=len(class_names)) for label, ds in datasets.items()}
     widths = [max(7, len(label)) for label in counts]
