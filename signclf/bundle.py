@@ -25,7 +25,6 @@ CONFIG = "config.yaml"
 # --format name → file or folder in the bundle; saved_model is what the others are converted from.
 FILES = {"saved_model": "saved_model", "onnx": "model.onnx", "tflite": "model.tflite",
          "tflite-int8": "model-int8.tflite"}
-FLOAT_FORMATS = ("saved_model", "onnx", "tflite")
 # Which package each runtime needs, and the extra that installs it.
 EXTRAS = {"tf2onnx": "export", "onnx": "export", "onnxruntime": "runtime", "ai_edge_litert": "tflite"}
 
@@ -68,10 +67,6 @@ def sha256(path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def is_bundle(path) -> bool:
-    return (Path(path) / METADATA).is_file()
 
 
 @dataclass(frozen=True)

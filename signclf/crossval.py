@@ -22,6 +22,7 @@ from signclf.atomic import atomic_write_json
 from signclf.config import Config
 
 CV_FILE = "cv.json"
+FINISHED = ("completed", "early stopping")  # summary.json statuses of a fold that ran to its end
 
 
 def fold_config(cfg: Config, folds: int, fold: int) -> Config:
@@ -35,7 +36,7 @@ def fold_dir(out: Path, fold: int) -> Path:
 
 def _state(run: Path) -> str:
     """'done', 'resumable' (has a checkpoint) or 'new'."""
-    if rundir.read_summary(run).get("status", "").startswith(("completed", "early stopping")):
+    if rundir.read_summary(run).get("status", "").startswith(FINISHED):
         return "done"
     return "resumable" if rundir.RunPaths(run).has_checkpoint() else "new"
 
@@ -77,15 +78,17 @@ def summarize(out, folds: int) -> dict:
         rows.append({"fold": fold, "run": str(run), "status": summary.get("status", "unknown"),
                      "epochs": len(metrics), "final_valid_acc": float(metrics[-1]["valid_acc"]),
                      "best_valid_acc": float(summary.get("best_valid_acc", 0.0)),
-                     "best_epoch": summary.get("best_epoch"), "wall_time_s": summary.get("wall_time_s"),
+                     "best_epoch": summary.get("best_epoch") or 0, "wall_time_s": summary.get("wall_time_s"),
                      "valid_acc_by_epoch": [float(r["valid_acc"]) for r in metrics]})
-    result = {"folds": folds, "completed": len(rows), "per_fold": rows}
-    if rows:
-        result["final_valid_acc"] = _mean_sd([r["final_valid_acc"] for r in rows])
-        result["best_valid_acc"] = _mean_sd([r["best_valid_acc"] for r in rows])
+    # Only finished folds enter the mean: an interrupted one has not had its last epoch yet.
+    done = [r for r in rows if r["status"].startswith(FINISHED)]
+    result = {"folds": folds, "completed": len(done), "per_fold": rows}
+    if done:
+        result["final_valid_acc"] = _mean_sd([r["final_valid_acc"] for r in done])
+        result["best_valid_acc"] = _mean_sd([r["best_valid_acc"] for r in done])
         # The epoch count a final model on all the data should train for: best on average over folds.
-        depth = min(len(r["valid_acc_by_epoch"]) for r in rows)
-        by_epoch = [statistics.fmean(r["valid_acc_by_epoch"][e] for r in rows) for e in range(depth)]
+        depth = min(len(r["valid_acc_by_epoch"]) for r in done)
+        by_epoch = [statistics.fmean(r["valid_acc_by_epoch"][e] for r in done) for e in range(depth)]
         result["best_mean_epoch"] = by_epoch.index(max(by_epoch)) + 1
     atomic_write_json(Path(out) / CV_FILE, result)
     return result
@@ -95,9 +98,10 @@ def format_summary(result: dict, out) -> str:
     lines = [f"cross-validation, {result['folds']} track-disjoint folds ({result['completed']} trained):",
              f"  {'fold':>4}  {'final acc':>9}  {'best acc':>8}  {'best epoch':>10}  {'epochs':>6}  {'wall s':>7}"]
     for r in result["per_fold"]:
+        unfinished = "" if r["status"].startswith(FINISHED) else f"  ({r['status']}: not in the mean)"
         lines.append(f"  {r['fold']:4d}  {r['final_valid_acc']:9.4f}  {r['best_valid_acc']:8.4f}  "
-                     f"{r['best_epoch']:10d}  {r['epochs']:6d}  {r['wall_time_s'] or 0:7.0f}")
-    if result["per_fold"]:
+                     f"{r['best_epoch']:10d}  {r['epochs']:6d}  {r['wall_time_s'] or 0:7.0f}{unfinished}")
+    if result["completed"]:
         final, best = result["final_valid_acc"], result["best_valid_acc"]
         lines.append(f"  mean  {final['mean']:.4f} ± {final['sd']:.4f} after the last epoch "
                      f"(best epoch: {best['mean']:.4f} ± {best['sd']:.4f}, chosen on the fold itself)")

@@ -147,7 +147,7 @@ def _versions() -> dict:
 def _validation_accuracy(info) -> float | None:
     try:
         return rundir.read_summary(info.paths.root).get("best_valid_acc")
-    except (CheckpointError, AttributeError):
+    except CheckpointError:
         return None
 
 

@@ -60,7 +60,12 @@ def _saved_model(path: Path):
 
     graph = tf.Graph()
     sess = tf.Session(graph=graph)
-    signature = tf.saved_model.loader.load(sess, [tf.saved_model.SERVING], str(path)).signature_def["serving_default"]
+    try:
+        loaded = tf.saved_model.loader.load(sess, [tf.saved_model.SERVING], str(path))
+        signature = loaded.signature_def["serving_default"]
+    except BaseException:
+        sess.close()
+        raise
     image, probs = signature.inputs["image"].name, signature.outputs["probabilities"].name
     return sess, lambda x: sess.run(probs, {image: x})
 
@@ -119,7 +124,7 @@ def verify(bundle_dir, run_dirs, data_path=None, batch_size: int = INFERENCE_BAT
     return rows
 
 
-def format_table(rows: list[Row], dataset_size: int | None = None) -> str:
+def format_table(rows: list[Row]) -> str:
     """The table --verify prints; the int8 line adds its accuracy change and its size ratio."""
     lines = [f"{'format':12s} {'file':20s} {'argmax agree':>12s} {'max |Δprob|':>11s} {'accuracy':>8s} "
              f"{'size':>10s} {'images/s':>9s}  verdict"]

@@ -68,3 +68,29 @@ def test_summary_reports_mean_sd_and_the_epoch_count_for_a_final_model(tmp_path)
     assert result["best_mean_epoch"] == 3  # mean 0.85 at epoch 3 beats 0.8 at epoch 2
     text = format_summary(result, tmp_path)
     assert "mean  0.8500 ± 0.0707 after the last epoch" in text and "final model: 3" in text
+
+
+def test_a_fold_runs_validation_is_its_fold_even_with_data_valid_set(tiny_data):
+    from signclf.data.loading import load_split, split_source
+
+    cfg = fold_config(load_config(None, tiny_overrides(tiny_data)), 3, 1)
+    assert cfg.data.valid and split_source(cfg, "valid") == cfg.data.train
+    _, fold_valid = load_train_valid(cfg, log=lambda *a: None)
+    evaluated = load_split(cfg, "valid", log=lambda *a: None)  # what `signclf evaluate` on the fold reads
+    np.testing.assert_array_equal(evaluated.images, fold_valid.images)
+
+
+def test_unfinished_folds_are_listed_but_not_averaged(tmp_path):
+    from signclf.rundir import write_metrics, write_summary
+
+    for fold, status in enumerate(["completed", "interrupted by SIGINT"]):
+        run = fold_dir(tmp_path, fold)
+        run.mkdir(parents=True)
+        write_metrics(run, [{"epoch": 1, "valid_acc": 0.9 - fold / 2}])
+        write_summary(run, {"status": status, "best_valid_acc": 0.9 - fold / 2, "best_epoch": 1})
+    fold_dir(tmp_path, 2).mkdir()
+    write_metrics(fold_dir(tmp_path, 2), [{"epoch": 1, "valid_acc": 0.1}])  # killed before its summary
+    result = summarize(tmp_path, 3)
+    assert result["completed"] == 1 and len(result["per_fold"]) == 3
+    assert result["final_valid_acc"] == {"mean": 0.9, "sd": 0.0}
+    assert "(interrupted by SIGINT: not in the mean)" in format_summary(result, tmp_path)

@@ -31,6 +31,7 @@ from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text
 from signclf.data import gtsrb_archive
 from signclf.data.gtsrb import TEST_CSV
 from signclf.errors import DataError, SignclfError
+from signclf.progress import bar as progress_bar
 
 GTSRB_URL = "https://sid.erda.dk/public/archives/daaeac0d7ce1152aea9b61d9f1e19370/"
 BASE_URLS = {
@@ -135,8 +136,6 @@ def _problem(path: Path, md5: str | None, check: ContentCheck, known_sha256: str
 
 def _transfer(url: str, part: Path) -> bool:
     """Download `url` into `part`, continuing an existing partial file; True when it resumed."""
-    from tqdm import tqdm
-
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -158,8 +157,8 @@ def _transfer(url: str, part: Path) -> bool:
         written = have
         try:
             with open(part, "ab" if resumed else "wb") as f, \
-                    tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                         desc=part.name[: -len(".part")], disable=None) as bar:
+                    progress_bar(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                                 desc=part.name[: -len(".part")]) as bar:
                 while block := response.read(READ_BLOCK_BYTES):
                     f.write(block)
                     written += len(block)

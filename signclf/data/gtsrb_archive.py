@@ -51,6 +51,8 @@ def _read(z: zipfile.ZipFile, name: str) -> bytes:
         return z.read(name)
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise _Problem(f"is corrupt ({name} fails to decompress or its CRC check: {e})")
+    except NotImplementedError as e:  # a compression method zipfile cannot read
+        raise _Problem(f"uses a compression this reader lacks ({name}: {e})")
 
 
 def _csv_rows(z: zipfile.ZipFile, name: str) -> list[tuple[str, str]]:

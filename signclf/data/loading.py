@@ -41,10 +41,11 @@ def check_data_paths(cfg: Config, splits=("train", "valid")) -> None:
 
 
 def split_source(cfg: Config, split: str) -> str:
-    """The path data.<split> is read from. With data.valid unset, validation comes from the training
-    data, as training took it: its valid.p beside it, or whole tracks held out of it."""
+    """The path data.<split> is read from. With data.valid unset, or in a cross-validation fold,
+    validation comes from the training data, as training took it: its valid.p beside it, whole
+    tracks held out of it, or the fold."""
     path = getattr(cfg.data, split)
-    return cfg.data.train if split == "valid" and not path else path
+    return cfg.data.train if split == "valid" and (cfg.data.folds or not path) else path
 
 
 def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> Dataset:
@@ -52,8 +53,8 @@ def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> D
 
     Whatever the reader noted while loading (e.g. rescaled pixel values) goes to `log`, one line each.
     """
-    if not path and split == "valid" and not cfg.data.valid and cfg.data.train:
-        return _train_and_valid(cfg, log)[1]  # the validation set training used
+    if not path and split == "valid" and (cfg.data.folds or not cfg.data.valid) and cfg.data.train:
+        return _train_and_valid(cfg, log)[1]  # the validation set training used (a fold's, when folds are set)
     if not path:
         path = getattr(cfg.data, split)
         if not path:
