@@ -5,6 +5,8 @@
         config.yaml  class_names.json  preprocess.json      (what evaluate/predict rebuild from)
         checkpoints/last/  checkpoints/best/                 (tf.train.Saver, see signclf.checkpoints)
         metrics.csv  summary.json  evaluation.json  confusion-<key>.csv/.png  events.out.tfevents.*
+        robustness.json          accuracy on corrupted copies (evaluate --corruptions)
+        report.html  report/     the run's page and its pictures (signclf report)
         .lock                    held by the one process training the run
     runs/latest -> the most recent run that saved a checkpoint
 
@@ -73,6 +75,20 @@ class RunPaths:
         return self.root / "evaluation.json"
 
     @property
+    def robustness(self) -> Path:
+        """`evaluate --corruptions` results (signclf.corruptions), read by `signclf report`."""
+        return self.root / "robustness.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def report_assets(self) -> Path:
+        """The report's pictures as PNG files, beside the page that embeds them."""
+        return self.root / "report"
+
+    @property
     def lock(self) -> Path:
         return self.root / ".lock"
 
@@ -99,7 +115,8 @@ class RunPaths:
         """Whether `entry` (a child of root) is a file signclf writes into a run."""
         name = entry.name
         fixed = {p.name for p in (self.run_file, self.config, self.class_names, self.preprocess, self.metrics,
-                                  self.summary, self.evaluation, self.lock, self.checkpoints)}
+                                  self.summary, self.evaluation, self.lock, self.checkpoints,
+                                  self.robustness, self.report, self.report_assets)}
         return (name in fixed or name.startswith(("confusion-", "events.out.tfevents."))
                 or (name.startswith(".") and name.endswith(".tmp")))
 
