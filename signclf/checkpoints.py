@@ -139,15 +139,16 @@ def _data_file(prefix: str, reason: str) -> str:
 def restore(sess, prefix: str, var_list, what: str = "", may_lack=()) -> None:
     """Restore var_list from prefix, first checking names and shapes so a mismatch is named.
 
+    `var_list` is a list of variables stored under their own names, or a dict stored name → variable.
     Variables named in `may_lack` keep their initial values when the checkpoint predates them."""
     try:
         stored = dict(tf.train.list_variables(prefix))
     except (tf.errors.OpError, ValueError) as e:
         raise CheckpointError(f"{prefix}: checkpoint is unreadable, truncated or corrupt ({_tf_reason(e)})") from None
-    var_list = [v for v in var_list if v.op.name in stored or v.op.name not in may_lack]
+    named = var_list if isinstance(var_list, dict) else {v.op.name: v for v in var_list}
+    var_list = {name: v for name, v in named.items() if name in stored or name not in may_lack}
     missing, mismatched = [], []
-    for var in var_list:
-        name = var.op.name
+    for name, var in var_list.items():
         if name not in stored:
             missing.append(name)
         elif list(stored[name]) != var.shape.as_list():

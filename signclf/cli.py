@@ -18,7 +18,8 @@ from signclf import __version__
 from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
 from signclf.cli_export import export_command, model_option
-from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
+from signclf.cli_options import (batch_size_option, no_progress_option, show_progress, tta_option, verbose,
+                                 verbose_option)
 from signclf.errors import ConfigError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
@@ -103,7 +104,7 @@ def cv(ctx, config_path, overrides, folds, only, out, as_json, no_progress):
     log = (lambda *a: None) if as_json else print
     run_folds(cfg, out, folds, only=only, log=log, progress=show_progress(no_progress))
     result = summarize(out, folds)
-    click.echo(json.dumps(result, indent=2) if as_json else format_summary(result, out))
+    click.echo(json.dumps(result, indent=2) if as_json else format_summary(result, out, config_path))
 
 
 def _check_evaluation_data(run_dirs, split: str) -> None:
@@ -130,11 +131,12 @@ def _check_evaluation_data(run_dirs, split: str) -> None:
               help="Evaluate on this dataset instead (any layout).")
 @model_option
 @batch_size_option
+@tta_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @no_progress_option
 @verbose_option
 @click.pass_context
-def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, no_progress):
+def evaluate(ctx, runs, split, data_path, model, batch_size, tta, as_json, no_progress):
     """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
     from signclf.evaluate import format_report
 
@@ -151,16 +153,17 @@ def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, no_progres
             read_bundle(bundle_root(model))  # not a bundle: say so before anything else
             if data_path is None:
                 _check_evaluation_data([bundle_root(model)], split)  # a bundle keeps its run's config.yaml
-            results = evaluate_bundle(model, split=split, data_path=data_path, batch_size=batch_size, log=to_stderr)
+            results = evaluate_bundle(model, split=split, data_path=data_path, batch_size=batch_size, log=to_stderr,
+                                      tta=tta)
         else:
-            results = _evaluate_runs(ctx, runs, split, data_path, batch_size, to_stderr)
+            results = _evaluate_runs(ctx, runs, split, data_path, batch_size, to_stderr, tta)
         if as_json:
             click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
         else:
             click.echo(format_report(results))
 
 
-def _evaluate_runs(ctx, runs, split, data_path, batch_size, log) -> dict:
+def _evaluate_runs(ctx, runs, split, data_path, batch_size, log, tta) -> dict:
     from signclf.rundir import resolve_run
 
     run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
@@ -169,7 +172,7 @@ def _evaluate_runs(ctx, runs, split, data_path, batch_size, log) -> dict:
     import_tensorflow(verbose(ctx))
     from signclf.evaluate import evaluate as run_evaluation
 
-    return run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size, log=log)
+    return run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size, log=log, tta=tta)
 
 
 @main.command()
@@ -181,21 +184,24 @@ def _evaluate_runs(ctx, runs, split, data_path, batch_size, log) -> dict:
 @click.option("--jsonl", is_flag=True, help="Stream one JSON object per line (for very many files).")
 @model_option
 @batch_size_option
+@tta_option
 @no_progress_option
 @verbose_option
 @click.pass_context
-def predict(ctx, paths, runs, top_k, as_json, jsonl, model, batch_size, no_progress):
+def predict(ctx, paths, runs, top_k, as_json, jsonl, model, batch_size, tta, no_progress):
     """Name the traffic sign in image files or folders (PNG, JPEG, PPM, BMP, any size)."""
     if as_json and jsonl:
         raise click.UsageError("--json and --jsonl are exclusive: pick one output format")
     if model and runs:
         raise click.UsageError("--model and --run are exclusive: predict with a bundle or with runs")
+    from signclf.tta import with_tta
+
     with stop_on_signals("predict"):
         if model:
             from signclf.runtime import open_model
 
             def open_committee():
-                return open_model(model)
+                return with_tta(open_model(model), tta)
         else:
             from signclf.rundir import resolve_run
 
@@ -205,7 +211,7 @@ def predict(ctx, paths, runs, top_k, as_json, jsonl, model, batch_size, no_progr
             def open_committee():
                 from signclf.inference import Committee
 
-                return Committee(run_dirs)
+                return with_tta(Committee(run_dirs), tta)
         failed, seen = _predict(paths, open_committee, top_k, batch_size, as_json, jsonl, show_progress(no_progress))
     if failed:
         where = "in the \"error\" field of each failed result" if as_json or jsonl else "above"

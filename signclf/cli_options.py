@@ -38,6 +38,14 @@ def batch_size_option(command):
                         help="Images per inference step; lower it if memory runs out.")(command)
 
 
+def tta_option(command):
+    from signclf.tta import MAX_VIEWS
+
+    return click.option("--tta", default=1, show_default=True, type=click.IntRange(1, MAX_VIEWS), metavar="N",
+                        help=f"Test-time augmentation: average the softmax over N fixed views of each image "
+                             f"(shifts and zooms, 1..{MAX_VIEWS}; 1 = off).")(command)
+
+
 def show_progress(no_progress: bool) -> bool:
     """Set the command's progress-bar switch from --no-progress; True if bars may be drawn (on a terminal)."""
     from signclf import progress

@@ -114,6 +114,8 @@ class TrainConfig:
     warmup_epochs: float = 0.0  # linear warm-up from 0, in (fractional) epochs
     label_smoothing: float = 0.0  # share of the target spread evenly over all classes
     early_stopping: int = 0  # stop after this many epochs without a better valid accuracy (0 = off)
+    final: bool = False  # train on every labelled image (data.train + data.valid), no validation: see signclf cv
+    ema_decay: float = 0.0  # validate, keep and export a moving average of the weights (e.g. 0.999; 0 = off)
     finetune_from: str = ""  # run directory whose best weights initialise this run
     eval_batch_size: int = INFERENCE_BATCH_SIZE  # images per step when validating
     xla: bool = False  # XLA JIT compilation on a GPU (TF ignores it on CPU without TF_XLA_FLAGS)
@@ -167,6 +169,7 @@ _RANGES = [
     ("train.warmup_epochs", lambda v: v >= 0, ">= 0"),
     ("train.label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("train.early_stopping", lambda v: v >= 0, ">= 0"),
+    ("train.ema_decay", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("train.eval_batch_size", lambda v: v >= 1, ">= 1"),
     ("train.towers", lambda v: 0 <= v <= 64, "between 0 (auto) and 64"),
 ]
@@ -266,6 +269,13 @@ def _validate(cfg: Config, where: str) -> None:
     if cfg.data.folds and not 0 <= cfg.data.fold < cfg.data.folds:
         raise ConfigError(f"{where}: data.fold must be between 0 and {cfg.data.folds - 1} "
                           f"(data.folds={cfg.data.folds}), got {cfg.data.fold}")
+    if cfg.train.final:
+        # A final model has nothing left to validate on: whatever needs a validation score cannot run.
+        clash = ("data.folds" if cfg.data.folds else "train.early_stopping" if cfg.train.early_stopping
+                 else "train.lr_schedule=plateau" if cfg.train.lr_schedule == "plateau" else "")
+        if clash:
+            raise ConfigError(f"{where}: train.final trains without a validation set, which {clash} needs; "
+                              f"drop one of them")
     if not cfg.model.conv:
         raise ConfigError(f"{where}: model.conv must list at least one conv stage")
     for i, stage in enumerate(cfg.model.conv):

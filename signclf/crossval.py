@@ -94,7 +94,7 @@ def summarize(out, folds: int) -> dict:
     return result
 
 
-def format_summary(result: dict, out) -> str:
+def format_summary(result: dict, out, config_path: str | None = None) -> str:
     lines = [f"cross-validation, {result['folds']} track-disjoint folds ({result['completed']} trained):",
              f"  {'fold':>4}  {'final acc':>9}  {'best acc':>8}  {'best epoch':>10}  {'epochs':>6}  {'wall s':>7}"]
     for r in result["per_fold"]:
@@ -106,5 +106,8 @@ def format_summary(result: dict, out) -> str:
         lines.append(f"  mean  {final['mean']:.4f} ± {final['sd']:.4f} after the last epoch "
                      f"(best epoch: {best['mean']:.4f} ± {best['sd']:.4f}, chosen on the fold itself)")
         lines.append(f"  epochs for a final model: {result['best_mean_epoch']} (best mean accuracy over folds)")
+        config = f"--config {config_path} " if config_path else ""
+        lines.append(f"  final model on all the data: signclf train {config}--set train.final=true "
+                     f"--set train.epochs={result['best_mean_epoch']}")
     lines.append(f"  wrote {Path(out) / CV_FILE}")
     return "\n".join(lines)

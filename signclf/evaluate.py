@@ -85,34 +85,36 @@ def plot_confusion(matrix, class_names, path, title: str) -> None:
 
 
 def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
-             log=print) -> dict:
+             log=print, tta: int = 1) -> dict:
     """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`; what the readers
-    say while loading (e.g. which validation set) goes to `log`."""
+    say while loading (e.g. which validation set) goes to `log`. `tta` > 1 averages that many views
+    of each image (signclf.tta)."""
     from signclf.inference import Committee
 
     with Committee(run_dirs) as committee:
         checkpoints = [str(run.checkpoint) for run in committee.runs]
         notes = [run.checkpoint.note for run in committee.runs if run.checkpoint.note]
         return evaluate_model(committee, run_dirs, checkpoints, Path(run_dirs[0]), split, data_path, batch_size,
-                              notes, log=log)
+                              notes, log=log, tta=tta)
 
 
 def evaluate_bundle(model_path, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
-                    log=print) -> dict:
+                    log=print, tta: int = 1) -> dict:
     """Evaluate an exported bundle (runtime.open_model: no TensorFlow); files go into the bundle folder."""
     from signclf.runtime import open_model
 
     with open_model(model_path) as model:
         return evaluate_model(model, [model_path], [str(model.bundle.path(model.format))], model.root, split,
-                              data_path, batch_size, committee=len(model.sources) > 1, log=log)
+                              data_path, batch_size, committee=len(model.sources) > 1, log=log, tta=tta)
 
 
 def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "valid", data_path=None,
                    batch_size: int = INFERENCE_BATCH_SIZE, notes=(), committee: bool | None = None,
-                   log=print) -> dict:
+                   log=print, tta: int = 1) -> dict:
     """Score anything with `cfg`, `class_names` and `probabilities` (a Committee or a runtime.BundleModel)
-    and record the results in `out_dir`."""
+    and record the results in `out_dir` (under their own key with test-time augmentation)."""
     from signclf.data.loading import load_split
+    from signclf.tta import with_tta
 
     dataset = load_split(model.cfg, split, data_path, log=log)
     if dataset.num_classes != len(model.class_names):
@@ -120,14 +122,16 @@ def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "val
 
         raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
                         f"{len(model.class_names)}")
-    probs = model.probabilities(dataset.images, batch_size)
+    probs = with_tta(model, tta).probabilities(dataset.images, batch_size)
     results = metrics_from_probabilities(probs, dataset.labels, model.class_names)
 
     key = split if data_path is None else Path(data_path).name
     if committee if committee is not None else len(sources) > 1:
         key = f"committee-{key}"
+    if tta > 1:
+        key = f"{key}-tta{tta}"
     results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in sources], checkpoints=checkpoints,
-                   checkpoint_notes=list(notes))
+                   checkpoint_notes=list(notes), tta=tta)
     _save(out_dir, key, results, model.class_names)
     return results
 
@@ -145,7 +149,8 @@ def format_report(results: dict, worst: int = 5, name_width: int = 40) -> str:
     """The human-readable summary `signclf evaluate` prints (names escaped and cut with "…")."""
     runs = ", ".join(printable(r) for r in results["runs"])
     lines = [f"note: {printable(note)}" for note in results.get("checkpoint_notes", [])]
-    lines += [f"evaluated {runs} on {printable(results['dataset'])} ({results['n']:,} images)",
+    views = f", mean of {results['tta']} views each" if results.get("tta", 1) > 1 else ""
+    lines += [f"evaluated {runs} on {printable(results['dataset'])} ({results['n']:,} images{views})",
              f"  accuracy       {results['accuracy']:.4f}",
              f"  top-5 accuracy {results['top5_accuracy']:.4f}",
              f"  macro F1       {results['macro_f1']:.4f}",

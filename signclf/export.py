@@ -44,13 +44,13 @@ def preprocessing_key(cfg) -> tuple:
 def _frozen_member(run_dir: Path):
     """(RunInfo, checkpoint, GraphDef with the weights as constants) of one run."""
     from signclf.checkpoints import find_checkpoint, restore
-    from signclf.graph import build_inference_graph, model_variables
+    from signclf.graph import build_inference_graph, weights_to_restore
 
     info = rundir.read_run(run_dir)
     net = build_inference_graph(info.cfg, info.stats, len(info.class_names), Device.portable())
     checkpoint = find_checkpoint(run_dir, "best")
     with tf.Session(graph=net.graph) as sess:
-        restore(sess, checkpoint, model_variables(net.graph), f"run {run_dir}")
+        restore(sess, checkpoint, weights_to_restore(net.graph, info.cfg.train.ema_decay > 0), f"run {run_dir}")
         frozen = tf.graph_util.convert_variables_to_constants(sess, net.graph.as_graph_def(), ["probabilities"])
     return info, checkpoint, frozen
 

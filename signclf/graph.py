@@ -87,12 +87,20 @@ def _compute_dtype(device: Device):
     return tf.float16 if device.float16 else tf.float32
 
 
-def _eval_tower(cfg: Config, stats: dict, num_classes: int, device: Device):
+def _eval_tower(cfg: Config, stats: dict, num_classes: int, device: Device, ema=None):
+    """Validation/inference tower; with `ema` (training graph) it reads the averaged weights."""
     size, channels = cfg.data.image_size, cfg.input_channels
     images = tf.placeholder(tf.uint8, [None, size, size, channels], name="images")
-    logits = tf.concat([build_logits(tf.cast(part, _compute_dtype(device)), cfg.model, num_classes, training=False,
-                                     input_stats=stats, blocked_conv=device.blocked_conv)
-                        for part in split_batch(images, device.towers)], axis=0)[:tf.shape(images)[0]]
+
+    def averaged(getter, *args, **kwargs):
+        var = getter(*args, **kwargs)
+        average = ema.average(var)
+        return var if average is None else average  # batch-norm statistics are averages already
+
+    with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged if ema else None):
+        logits = tf.concat([build_logits(tf.cast(part, _compute_dtype(device)), cfg.model, num_classes, training=False,
+                                         input_stats=stats, blocked_conv=device.blocked_conv)
+                            for part in split_batch(images, device.towers)], axis=0)[:tf.shape(images)[0]]
     tf.nn.softmax(logits, name="probabilities")
     return images, logits
 
@@ -154,8 +162,16 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
                 train_op = optimizer.apply_gradients(pairs, global_step=state.global_step)
             else:
                 train_op = optimizer.minimize(total_loss, global_step=state.global_step, var_list=params)
+        ema = None
+        if cfg.train.ema_decay > 0:
+            # Polyak averaging: the average of the last few hundred steps' weights generalises better
+            # than the last step's. num_updates makes the decay start small, so the average does not
+            # remember the random initialisation.
+            ema = tf.train.ExponentialMovingAverage(cfg.train.ema_decay, num_updates=state.global_step)
+            with tf.control_dependencies([train_op]):
+                train_op = ema.apply(params)
 
-        eval_images, eval_logits = _eval_tower(cfg, stats, num_classes, device)
+        eval_images, eval_logits = _eval_tower(cfg, stats, num_classes, device, ema)
         eval_labels = tf.placeholder(tf.int64, [None], name="labels")
         eval_loss_sum = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=eval_labels,
                                                                                       logits=eval_logits))
@@ -183,4 +199,17 @@ def build_inference_graph(cfg: Config, stats: dict, num_classes: int, device: De
 def model_variables(graph: tf.Graph) -> list:
     """Weights and batch-norm statistics: what inference and fine-tuning restore."""
     with graph.as_default():
-        return [v for v in tf.global_variables() if v.name.startswith("model/")]
+        return [v for v in tf.global_variables() if v.name.startswith("model/") and _EMA not in v.op.name]
+
+
+_EMA = "ExponentialMovingAverage"  # tf.train.ExponentialMovingAverage's name for its shadow variables
+
+
+def weights_to_restore(graph: tf.Graph, ema: bool) -> dict:
+    """Checkpoint name → variable for the model's weights. With `ema` (the run trained with
+    train.ema_decay) each trainable weight comes from its moving average, which is what the run
+    validated and kept as best."""
+    with graph.as_default():
+        trainable = {v.op.name for v in tf.trainable_variables()}
+    return {(f"{v.op.name}/{_EMA}" if ema and v.op.name in trainable else v.op.name): v
+            for v in model_variables(graph)}

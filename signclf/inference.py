@@ -22,14 +22,15 @@ class LoadedRun:
 
     def __init__(self, run_dir):
         from signclf.checkpoints import find_checkpoint, restore
-        from signclf.graph import model_variables
+        from signclf.graph import weights_to_restore
 
         self.run_dir = Path(run_dir)
         info = rundir.read_run(self.run_dir)
         self._start(info.cfg, info.stats, info.class_names)
         try:
             self.checkpoint = find_checkpoint(self.run_dir, "best")  # .note says so when it fell back to last
-            restore(self.sess, self.checkpoint, model_variables(self.net.graph), f"run {self.run_dir}")
+            restore(self.sess, self.checkpoint, weights_to_restore(self.net.graph, info.cfg.train.ema_decay > 0),
+                    f"run {self.run_dir}")
         except BaseException:
             self.close()
             raise

@@ -120,7 +120,7 @@ def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bo
 
     from signclf.augment import gtsrb_mirror_table
     from signclf.checkpoints import CheckpointSaver, find_checkpoint, restore
-    from signclf.graph import TrainState, model_variables
+    from signclf.graph import TrainState, weights_to_restore
     from signclf.model import count_parameters
     from signclf.preprocess import compute_stats
 
@@ -153,7 +153,9 @@ def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bo
             source = find_checkpoint(cfg.train.finetune_from, "best")
             if source.note:
                 log(source.note)
-            restore(trainer.sess, source, model_variables(graph), f"fine-tuning from {cfg.train.finetune_from}")
+            source_ema = rundir.read_run(cfg.train.finetune_from).cfg.train.ema_decay > 0
+            restore(trainer.sess, source, weights_to_restore(graph, source_ema),
+                    f"fine-tuning from {cfg.train.finetune_from}")
             log(f"initialised weights from {cfg.train.finetune_from}")
         log(f"model: {n_params:,} parameters; device: {device.describe()}; run: {run}")
         recorder = _Recorder(run, cfg, n_params, device, valid_n=len(valid_ds))
@@ -192,7 +194,8 @@ class _Recorder:
         self.metrics.append(row)
         rundir.write_metrics(self.run, self.metrics)
         self.events.add_summary(tf.Summary(value=[tf.Summary.Value(tag=k, simple_value=float(v))
-                                                  for k, v in row.items() if k != "epoch"]), row["epoch"])
+                                                  for k, v in row.items() if k != "epoch" and v != ""]),
+                                row["epoch"])
         self.events.flush()
 
     def summary(self, progress: Progress, status: str) -> dict:
@@ -200,13 +203,15 @@ class _Recorder:
         summary = {
             "status": status,
             "best_epoch": progress.best_epoch,
-            "best_valid_acc": round(self.exact_accuracy(progress.best_valid_acc), 6),
+            "best_valid_acc": None if self.cfg.train.final else round(self.exact_accuracy(progress.best_valid_acc), 6),
             "epochs_completed": len(self.metrics),
             "wall_time_s": round(time.time() - self.started, 2),
             "train_images_per_s": round(self.train_images / self.train_time, 1) if self.train_time > 0 else None,
             "parameters": self.n_params,
             "device": self.device.name,
             "config": self.cfg.name,
+            **({"validation": "none: train.final trains on every labelled image for epochs chosen by "
+                              "cross-validation (signclf cv)"} if self.cfg.train.final else {}),
             "versions": self.versions,
         }
         rundir.write_summary(self.run, summary)
@@ -255,10 +260,16 @@ def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, 
             images = progress.epoch_seen - seen_before  # images/s counts this session's steps only
             recorder.train_time, recorder.train_images = recorder.train_time + train_s, recorder.train_images + images
 
-            valid_loss, valid_acc = trainer.evaluate(valid_x, valid_y)
+            if tc.final:  # nothing to validate on: the last epoch is the model
+                valid_loss = valid_acc = None
+                validated = "no validation (train.final)"
+            else:
+                valid_loss, valid_acc = trainer.evaluate(valid_x, valid_y)
+                validated = f"valid loss {valid_loss:.4f} acc {valid_acc:.4f}"
             row = {"epoch": epoch + 1, "train_loss": f"{progress.train_loss:.5f}",
-                   "train_acc": f"{progress.train_acc:.5f}", "valid_loss": f"{valid_loss:.5f}",
-                   "valid_acc": f"{valid_acc:.5f}", "lr": f"{lr:.6g}",
+                   "train_acc": f"{progress.train_acc:.5f}",
+                   "valid_loss": "" if tc.final else f"{valid_loss:.5f}",
+                   "valid_acc": "" if tc.final else f"{valid_acc:.5f}", "lr": f"{lr:.6g}",
                    "images_per_s": f"{images / max(train_s, 1e-9):.0f}", "epoch_s": f"{time.time() - t0:.2f}"}
             progress = progress.end_epoch(tc, valid_acc)
             trainer.write_progress(progress)
@@ -266,9 +277,9 @@ def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, 
                 saver.save_best(trainer.sess, trainer.global_step)
             saver.save_last(trainer.sess, trainer.global_step)
             recorder.epoch(row)
-            best_mark = " *" if progress.best_epoch == epoch + 1 else ""
+            best_mark = " *" if progress.best_epoch == epoch + 1 and not tc.final else ""
             log(f"epoch {epoch + 1:3d}/{tc.epochs}  train loss {float(row['train_loss']):.4f} "
-                f"acc {float(row['train_acc']):.4f}  valid loss {valid_loss:.4f} acc {valid_acc:.4f}{best_mark}"
+                f"acc {float(row['train_acc']):.4f}  {validated}{best_mark}"
                 f"  lr {lr:.2e}  {int(row['images_per_s']):,} img/s  {time.time() - t0:.1f}s")
             recorder.summary(progress, "running")
             if tc.early_stopping and progress.bad_epochs >= tc.early_stopping:
@@ -276,8 +287,12 @@ def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, 
                 log(status)
                 break
     summary = recorder.summary(progress, status)
-    log(f"best valid accuracy {summary['best_valid_acc']:.4f} at epoch {summary['best_epoch']}; "
-        f"{summary['wall_time_s']:.0f}s; run saved in {run}")
+    if tc.final:
+        log(f"final model after {summary['epochs_completed']} epochs on every labelled image; "
+            f"{summary['wall_time_s']:.0f}s; run saved in {run}")
+    else:
+        log(f"best valid accuracy {summary['best_valid_acc']:.4f} at epoch {summary['best_epoch']}; "
+            f"{summary['wall_time_s']:.0f}s; run saved in {run}")
     return run
 
 

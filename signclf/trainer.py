@@ -93,10 +93,13 @@ class Progress:
     def train_acc(self) -> float:
         return self.epoch_correct / max(self.epoch_seen, 1)
 
-    def end_epoch(self, tc: TrainConfig, valid_acc: float) -> Progress:
-        """The state after an epoch with this validation accuracy: best, patience, plateau decay."""
+    def end_epoch(self, tc: TrainConfig, valid_acc: float | None) -> Progress:
+        """The state after an epoch with this validation accuracy: best, patience, plateau decay.
+        Without validation (None: a final model) every epoch is the best so far."""
         after = dataclasses.replace(self, epoch=self.epoch + 1, step_in_epoch=0, epoch_loss_sum=0.0,
                                     epoch_correct=0, epoch_seen=0)
+        if valid_acc is None:
+            return dataclasses.replace(after, best_epoch=after.epoch)
         if valid_acc > self.best_valid_acc:
             return dataclasses.replace(after, best_valid_acc=valid_acc, best_epoch=after.epoch, bad_epochs=0,
                                        plateau_bad_epochs=0)

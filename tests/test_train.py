@@ -132,3 +132,60 @@ def test_finetune_starts_from_another_runs_best_weights(tmp_path, tiny_data):
     assert float(first["valid_acc"]) >= 0.9  # a from-scratch model at lr≈0 would be at chance
     a, b = final_weights(source, "best"), final_weights(tuned)
     np.testing.assert_allclose(a["model/conv0/weights"], b["model/conv0/weights"], atol=1e-6)
+
+
+def test_moving_average_weights_are_what_the_run_validates_keeps_and_serves(tmp_path, tiny_data):
+    run = run_training(tmp_path, tiny_data, "ema", **{"train.ema_decay": 0.9, "train.epochs": 2})
+    stored = dict(tf.train.list_variables(tf.train.latest_checkpoint(str(run / "checkpoints" / "best"))))
+    shadow = "model/conv0/weights/ExponentialMovingAverage"
+    assert shadow in stored and "model/conv0/weights" in stored
+    weights = final_weights(run, "best")
+    assert not np.allclose(weights[shadow], weights["model/conv0/weights"])  # the average lags the weights
+    # Inference restores the averages: its accuracy on the validation set is the one training recorded.
+    from signclf.evaluate import evaluate
+
+    summary = json.load(open(run / "summary.json"))
+    result = evaluate([run], log=lambda *a: None)
+    assert result["accuracy"] == pytest.approx(summary["best_valid_acc"], abs=1e-6)
+    loaded = LoadedRun(run)
+    with loaded.net.graph.as_default():
+        conv0 = [v for v in tf.global_variables() if v.op.name == "model/conv0/weights"][0]
+    np.testing.assert_array_equal(loaded.sess.run(conv0), weights[shadow])
+    loaded.close()
+
+
+def test_finetuning_from_a_moving_average_run_starts_from_its_averaged_weights(tmp_path, tiny_data):
+    source = run_training(tmp_path, tiny_data, "source", **{"train.ema_decay": 0.9, "train.epochs": 2})
+    tuned = run_training(tmp_path, tiny_data, "tuned", **{"train.epochs": 1, "train.learning_rate": 1e-12,
+                                                           "train.finetune_from": str(source)})
+    a, b = final_weights(source, "best"), final_weights(tuned)
+    np.testing.assert_allclose(a["model/conv0/weights/ExponentialMovingAverage"], b["model/conv0/weights"], atol=1e-6)
+
+
+def test_a_final_model_trains_on_every_labelled_image_without_validation(tmp_path, tiny_data):
+    lines = []
+    cfg = load_config(None, tiny_overrides(tiny_data, **{"train.final": True, "train.epochs": 2}))
+    cfg.name = "final"
+    run = train(cfg, run_dir=tmp_path / "final", log=lines.append, progress=False)
+    assert any("training on all 128 labelled images, no validation set" in line for line in lines)  # 96 + 32
+    assert any("no validation (train.final)" in line for line in lines) and not any(" *" in line for line in lines)
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["valid_acc"] for r in rows] == ["", ""] and all(float(r["train_loss"]) > 0 for r in rows)
+    summary = json.load(open(run / "summary.json"))
+    assert summary["best_valid_acc"] is None and summary["best_epoch"] == 2 and "cross-validation" in summary["validation"]
+    np.testing.assert_array_equal(final_weights(run, "best")["model/conv0/weights"],
+                                  final_weights(run, "last")["model/conv0/weights"])  # the last epoch is the model
+    from signclf.errors import ConfigError
+    from signclf.evaluate import evaluate
+
+    with pytest.raises(ConfigError, match="final model .* evaluate it on unseen data with --split test or --data"):
+        evaluate([run], log=lambda *a: None)
+    assert evaluate([run], data_path=str(tiny_data / "valid.p"), log=lambda *a: None)["n"] == 32
+
+
+@pytest.mark.parametrize("clash", ["data.folds=3", "train.early_stopping=2", "train.lr_schedule=plateau"])
+def test_a_final_model_refuses_settings_that_need_validation(tiny_data, clash):
+    from signclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"train.final trains without a validation set, which {clash.split('=')[0]}"):
+        load_config(None, tiny_overrides(tiny_data, **{"train.final": True}) + [clash])

@@ -91,6 +91,17 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def emptied(self) -> "Dataset":
+        """No images, the same classes: the validation set of a final model. Readers refuse an empty
+        dataset (an empty file is a mistake); this one is empty by design, so it skips that check."""
+        import copy
+
+        empty = copy.copy(self)
+        pick = lambda a: None if a is None else a[:0]  # noqa: E731
+        empty.images, empty.labels = self.images[:0], self.labels[:0]
+        empty.track_ids, empty.rois, empty.sizes = pick(self.track_ids), pick(self.rois), pick(self.sizes)
+        return empty
+
     def concat(self, other: "Dataset") -> "Dataset":
         """This dataset followed by `other` (same classes); their track ids stay apart."""
         if other.class_names != self.class_names:

@@ -53,6 +53,9 @@ def load_split(cfg: Config, split: str, path: str | None = None, log=print) -> D
 
     Whatever the reader noted while loading (e.g. rescaled pixel values) goes to `log`, one line each.
     """
+    if not path and split == "valid" and cfg.train.final:
+        raise ConfigError("this is a final model (train.final): the validation images were part of its training; "
+                          "evaluate it on unseen data with --split test or --data PATH")
     if not path and split == "valid" and (cfg.data.folds or not cfg.data.valid) and cfg.data.train:
         return _train_and_valid(cfg, log)[1]  # the validation set training used (a fold's, when folds are set)
     if not path:
@@ -98,6 +101,8 @@ def _train_and_valid(cfg: Config, log) -> tuple[Dataset, Dataset]:
     valid_path = cfg.data.valid or _valid_beside_train(cfg)
     if cfg.data.folds:
         return _fold_split(cfg, train, valid_path, log)
+    if cfg.train.final:
+        return _everything(cfg, train, valid_path, log)
     if valid_path:
         valid = load_split(cfg, "valid", valid_path, log=log)
         if valid.class_names != train.class_names:
@@ -124,6 +129,15 @@ def _fold_split(cfg: Config, train: Dataset, valid_path: str | None, log) -> tup
     log(f"cross-validation fold {cfg.data.fold} of {cfg.data.folds}: {len(train):,} training and {len(valid):,} "
         f"validation images of {len(pooled):,}, whole tracks per fold")
     return train, valid
+
+
+def _everything(cfg: Config, train: Dataset, valid_path: str | None, log) -> tuple[Dataset, Dataset]:
+    """A final model: every labelled image trains; the validation set is empty. Choosing epochs or
+    checkpoints on a small set rewards luck on its few tracks; cross-validation chose them instead."""
+    pooled = train.concat(load_split(cfg, "valid", valid_path, log=log)) if valid_path else train
+    log(f"final model (train.final): training on all {len(pooled):,} labelled images, no validation set; "
+        f"its {cfg.train.epochs} epochs should be the ones `signclf cv` chose")
+    return pooled, pooled.emptied()
 
 
 def _check_classes(train: Dataset, valid: Dataset, log) -> None:
