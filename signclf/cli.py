@@ -20,7 +20,7 @@ from signclf.cli_errors import OneLineErrors, stop_on_signals
 from signclf.cli_export import export_command, model_option
 from signclf.cli_options import (batch_size_option, no_progress_option, show_progress, tta_option, verbose,
                                  verbose_option)
-from signclf.errors import ConfigError
+from signclf.errors import ConfigError, SignclfError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
 
@@ -105,6 +105,30 @@ def cv(ctx, config_path, overrides, folds, only, out, as_json, no_progress):
     run_folds(cfg, out, folds, only=only, log=log, progress=show_progress(no_progress))
     result = summarize(out, folds)
     click.echo(json.dumps(result, indent=2) if as_json else format_summary(result, out, config_path))
+
+
+@main.command("cv-score")
+@click.argument("cv_dirs", nargs=-1, required=True, type=click.Path(file_okay=False), metavar="CV_DIR...")
+@tta_option
+@click.option("--json", "as_json", is_flag=True, help="Print the per-fold and mean accuracies as JSON.")
+@verbose_option
+@click.pass_context
+def cv_score(ctx, cv_dirs, tta, as_json):
+    """Score finished cross-validations on their own folds: several CV_DIRs form a committee."""
+    import_tensorflow(verbose(ctx))
+    from signclf.crossval import score
+
+    with stop_on_signals("cv-score"):
+        result = score([Path(d) for d in cv_dirs], tta=tta, log=(lambda *a: None) if as_json else print)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    elif "accuracy" in result:
+        what = "committee of " + " + ".join(cv_dirs) if len(cv_dirs) > 1 else cv_dirs[0]
+        views = f", {tta} views per image" if tta > 1 else ""
+        click.echo(f"{what}{views}: {result['accuracy']['mean']:.4f} ± {result['accuracy']['sd']:.4f} over "
+                   f"{len(result['per_fold'])} of {result['folds']} folds (last-epoch weights)")
+    else:
+        raise SignclfError(f"{cv_dirs[0]}: no fold is trained to the end yet; finish them with signclf cv")
 
 
 def _check_evaluation_data(run_dirs, split: str) -> None:

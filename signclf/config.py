@@ -97,6 +97,7 @@ class ModelConfig:
     l2: float = 0.0  # weight of sum(tf.nn.l2_loss(w)) over conv and fc weights
     multiscale: bool = False  # Sermanet & LeCun: feed every stage's (pooled) features to the classifier
     batch_norm: bool = False  # batch normalisation after each conv and fc layer
+    stn: bool = False  # spatial transformer: a small net learns an affine warp of the input (signclf.stn)
     input_channels: int = 0  # 0 = from preprocess.color (3 for rgb, 1 for gray/y)
 
 

@@ -94,6 +94,44 @@ def summarize(out, folds: int) -> dict:
     return result
 
 
+def score(cv_dirs, tta: int = 1, log=print) -> dict:
+    """Each fold's last-epoch model(s) on that fold: one cross-validation, or several (trained with the
+    same folds) as a committee, optionally with test-time augmentation. Nothing is chosen on the fold,
+    so the mean predicts unseen data as the cv summary's main figure does."""
+    from signclf.errors import ConfigError
+    from signclf.evaluate import evaluate
+
+    folds = {d: _cv_folds(d) for d in cv_dirs}
+    if len(set(folds.values())) > 1:
+        raise ConfigError("cross-validations with different fold counts cannot form a committee: "
+                          + ", ".join(f"{d} ({k} folds)" for d, k in folds.items()))
+    count, rows = next(iter(folds.values())), []
+    for fold in range(count):
+        runs = [fold_dir(d, fold) for d in cv_dirs]
+        unfinished = [str(r) for r in runs if not (r.is_dir() and _state(r) == "done")]
+        if unfinished:
+            log(f"fold {fold}: skipped, not trained to the end: {', '.join(unfinished)}")
+            continue
+        result = evaluate(runs, tta=tta, checkpoint="last", log=lambda *a: None)
+        rows.append({"fold": fold, "accuracy": round(result["accuracy"], 6), "n": result["n"],
+                     "errors": int(round((1 - result["accuracy"]) * result["n"]))})
+        log(f"fold {fold}: {result['accuracy']:.4f} ({rows[-1]['errors']} errors of {result['n']:,})")
+    out = {"cv": [str(d) for d in cv_dirs], "folds": count, "tta": tta, "per_fold": rows}
+    if rows:
+        out["accuracy"] = _mean_sd([r["accuracy"] for r in rows])
+    return out
+
+
+def _cv_folds(cv_dir) -> int:
+    from signclf.errors import ConfigError
+
+    path = Path(cv_dir) / CV_FILE
+    if not path.is_file():
+        raise ConfigError(f"{cv_dir}: no {CV_FILE}; it is not a cross-validation folder "
+                          f"(make one with: signclf cv --config CONFIG --out {cv_dir})")
+    return int(rundir.read_json(path)["folds"])
+
+
 def format_summary(result: dict, out, config_path: str | None = None) -> str:
     lines = [f"cross-validation, {result['folds']} track-disjoint folds ({result['completed']} trained):",
              f"  {'fold':>4}  {'final acc':>9}  {'best acc':>8}  {'best epoch':>10}  {'epochs':>6}  {'wall s':>7}"]

@@ -85,13 +85,13 @@ def plot_confusion(matrix, class_names, path, title: str) -> None:
 
 
 def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
-             log=print, tta: int = 1) -> dict:
+             log=print, tta: int = 1, checkpoint: str = "best") -> dict:
     """Evaluate run(s) on data.<split> of the first run's config, or on `data_path`; what the readers
     say while loading (e.g. which validation set) goes to `log`. `tta` > 1 averages that many views
-    of each image (signclf.tta)."""
+    of each image (signclf.tta); `checkpoint` "last" scores the last epoch's weights."""
     from signclf.inference import Committee
 
-    with Committee(run_dirs) as committee:
+    with Committee(run_dirs, checkpoint) as committee:
         checkpoints = [str(run.checkpoint) for run in committee.runs]
         notes = [run.checkpoint.note for run in committee.runs if run.checkpoint.note]
         return evaluate_model(committee, run_dirs, checkpoints, Path(run_dirs[0]), split, data_path, batch_size,

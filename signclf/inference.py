@@ -18,9 +18,9 @@ from signclf.preprocess import prepare_images
 
 
 class LoadedRun:
-    """A run's inference graph in its own Session, with its best weights restored."""
+    """A run's inference graph in its own Session, with its best (or last) weights restored."""
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, checkpoint: str = "best"):
         from signclf.checkpoints import find_checkpoint, restore
         from signclf.graph import weights_to_restore
 
@@ -28,7 +28,7 @@ class LoadedRun:
         info = rundir.read_run(self.run_dir)
         self._start(info.cfg, info.stats, info.class_names)
         try:
-            self.checkpoint = find_checkpoint(self.run_dir, "best")  # .note says so when it fell back to last
+            self.checkpoint = find_checkpoint(self.run_dir, checkpoint)  # .note says so when it fell back to last
             restore(self.sess, self.checkpoint, weights_to_restore(self.net.graph, info.cfg.train.ema_decay > 0),
                     f"run {self.run_dir}")
         except BaseException:
@@ -89,11 +89,11 @@ class LoadedRun:
 class Committee:
     """One or more runs; `probabilities` averages their softmax outputs."""
 
-    def __init__(self, run_dirs):
+    def __init__(self, run_dirs, checkpoint: str = "best"):
         runs = []
         try:
             for run_dir in run_dirs:
-                runs.append(LoadedRun(run_dir))
+                runs.append(LoadedRun(run_dir, checkpoint))
         except BaseException:
             for run in runs:
                 run.close()

@@ -15,6 +15,7 @@ import tensorflow.compat.v1 as tf
 
 from signclf.config import ModelConfig
 from signclf.preprocess import normalize
+from signclf.stn import spatial_transformer
 
 _HE_INIT = dict(scale=2.0, mode="fan_in", distribution="truncated_normal")
 
@@ -132,6 +133,8 @@ def build_logits(images, cfg: ModelConfig, num_classes: int, *, training: bool =
     dtype = images.dtype
     x, stage_outputs = images, []
     with tf.variable_scope("model", reuse=tf.AUTO_REUSE):
+        if cfg.stn:
+            x = spatial_transformer(x, input_stats, lambda *spec: _variable(*spec, tf.float32))
         for i, stage in enumerate(cfg.conv):
             with tf.variable_scope(f"conv{i}"):
                 in_ch = x.shape[-1]

@@ -94,3 +94,31 @@ def test_unfinished_folds_are_listed_but_not_averaged(tmp_path):
     assert result["completed"] == 1 and len(result["per_fold"]) == 3
     assert result["final_valid_acc"] == {"mean": 0.9, "sd": 0.0}
     assert "(interrupted by SIGINT: not in the mean)" in format_summary(result, tmp_path)
+
+
+def _cross_validate(tiny_data, out, folds=2, **extra):
+    args = ["cv", "--folds", str(folds), "--out", str(out), "--json"]
+    for o in tiny_overrides(tiny_data, **{"train.epochs": 1, **extra}):
+        args += ["--set", o]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_cv_score_rescores_the_last_epochs_and_forms_committees(tiny_data, tmp_path):
+    a = _cross_validate(tiny_data, tmp_path / "a")
+    _cross_validate(tiny_data, tmp_path / "b", **{"train.seed": 1, "preprocess.color": "gray"})
+    alone = CliRunner().invoke(main, ["cv-score", str(tmp_path / "a"), "--json"])
+    assert alone.exit_code == 0, alone.output
+    scored = json.loads(alone.output)
+    assert [r["accuracy"] for r in scored["per_fold"]] == pytest.approx(
+        [r["final_valid_acc"] for r in a["per_fold"]], abs=1e-5)  # the same models on the same folds
+    both = CliRunner().invoke(main, ["cv-score", str(tmp_path / "a"), str(tmp_path / "b"), "--tta", "3"])
+    assert both.exit_code == 0, both.output
+    assert "committee of" in both.output and "3 views per image" in both.output and "over 2 of 2 folds" in both.output
+    third = _cross_validate(tiny_data, tmp_path / "c", folds=3)
+    assert third["folds"] == 3
+    mixed = CliRunner().invoke(main, ["cv-score", str(tmp_path / "a"), str(tmp_path / "c")])
+    assert mixed.exit_code == 2 and "different fold counts" in mixed.output
+    missing = CliRunner().invoke(main, ["cv-score", str(tmp_path)])
+    assert missing.exit_code == 2 and "no cv.json; it is not a cross-validation folder" in missing.output
