@@ -157,3 +157,15 @@ def test_a_failed_verification_publishes_nothing(tiny):
     with pytest.raises(SignclfError, match="onnx disagrees"):
         export([runs["a"]], root / "unverified", ["saved_model"], log=lambda *a: None, before_publish=disagree)
     assert not (root / "unverified").exists() and not list(root.glob(".unverified.*"))
+
+
+def test_a_transformer_and_moving_average_run_exports_and_verifies(tmp_path):
+    from signclf.export_verify import verify
+
+    data = write_tiny_data(tmp_path / "data")
+    run = train_tiny_run(data, tmp_path / "stn", **{"model.stn": True, "train.ema_decay": 0.9})
+    bundle = export([run], tmp_path / "bundle", ALL, log=lambda *a: None)
+    rows = verify(bundle, [run], log=lambda *a: None)
+    for row in rows:
+        if row.is_float:
+            assert row.agreement == 1.0 and row.max_delta <= 1e-4 and row.passes, row
