@@ -125,7 +125,7 @@ def _top3(probs: np.ndarray):
     return ids, np.take_along_axis(probs, ids, 1)
 
 
-def _read_images(paths, notes) -> list[tuple[str, np.ndarray]]:
+def _read_images(paths, note) -> list[tuple[str, np.ndarray]]:
     from signclf.data.images import read_image
 
     images = []
@@ -133,7 +133,7 @@ def _read_images(paths, notes) -> list[tuple[str, np.ndarray]]:
         try:
             images.append((str(path), read_image(path)))
         except DataError as e:
-            notes.append(f"--image {e}; left out of the report")
+            note(f"--image {e}; left out of the report")
     return images
 
 
@@ -225,7 +225,7 @@ class _Builder:
         probe = StageProbe(committee.runs[0])
         names = committee.class_names
         if self.image_paths:
-            given = _read_images(self.image_paths, self.notes)
+            given = _read_images(self.image_paths, self.note)
             images = [img for _, img in given]
             given_probs = committee.probabilities(images, self.batch_size) if images else np.zeros((0, len(names)))
             samples = [(Path(p).name, img, None, pr) for (p, img), pr in zip(given, given_probs)]
