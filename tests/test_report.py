@@ -25,7 +25,8 @@ STAGES = 2  # tiny_overrides: two convolution stages
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     data = write_tiny_data(root / "data")
-    return root, data, {"a": train_tiny_run(data, root / "a"), "b": train_tiny_run(data, root / "b", **{"train.seed": 3})}
+    runs = {"a": train_tiny_run(data, root / "a"), "b": train_tiny_run(data, root / "b", **{"train.seed": 3})}
+    return root, data, runs
 
 
 def copy_run(tiny, tmp_path, name="a"):

@@ -43,7 +43,7 @@ def test_runs_are_found_one_and_two_levels_down_and_named_relative_to_the_folder
 
 def test_status_comes_from_the_summary_and_the_lock(runs, tmp_path):
     assert runs_table.run_status(runs / "lenet") == ("completed", "completed")
-    assert runs_table.run_status(fake_run(tmp_path / "es", status="early stopping: no better")) [0] == "completed"
+    assert runs_table.run_status(fake_run(tmp_path / "es", status="early stopping: no better"))[0] == "completed"
     status, detail = runs_table.run_status(runs / "cv-x" / "fold-0")
     assert status == "interrupted" and f"signclf train --resume {runs / 'cv-x' / 'fold-0'}" in detail
     status, detail = runs_table.run_status(runs / "cv-x" / "fold-1")
