@@ -23,7 +23,7 @@ from signclf import report_figures as figures
 from signclf import rundir
 from signclf.config import INFERENCE_BATCH_SIZE, Config, load_config
 from signclf.errors import CheckpointError, DataError
-from signclf.report_html import image_tag, page_html, per_class_table, summary_table
+from signclf.report_html import esc, image_tag, page_html, per_class_table, summary_table
 from signclf.runs_table import run_status
 
 MISTAKES_SHOWN = 24  # the most confident mistakes in the grid
@@ -70,9 +70,12 @@ def robustness_of(run) -> dict | None:
         record = rundir.read_json(path)
     except CheckpointError as e:
         raise DataError(str(e)) from None
-    ok = (isinstance(record, dict) and isinstance(record.get("corruptions"), dict) and record["corruptions"]
-          and all(isinstance(v, list) and v for v in record["corruptions"].values())
-          and all(isinstance(record.get(k), (int, float)) for k in ("clean_acc", "mean_corruption_acc")))
+    number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)  # noqa: E731
+    cells = record.get("corruptions") if isinstance(record, dict) else None
+    ok = (isinstance(cells, dict) and cells
+          and all(isinstance(v, list) and v and all(map(number, v)) for v in cells.values())
+          and len({len(v) for v in cells.values()}) == 1
+          and all(number(record.get(k)) for k in ("clean_acc", "mean_corruption_acc")))
     if not ok:
         raise DataError(f"{path}: not a robustness record (corruptions, clean_acc, mean_corruption_acc); "
                         f"recompute it with {CORRUPTIONS_HINT} --run {run}")
@@ -285,13 +288,14 @@ class _Builder:
             self.note(str(e))
             record = None
         if record is None:
-            body = (f"<p>Not computed yet: <code>{CORRUPTIONS_HINT} --run {run}</code> measures accuracy on "
+            body = (f"<p>Not computed yet: <code>{CORRUPTIONS_HINT} --run {esc(run)}</code> measures accuracy on "
                     f"corrupted copies of the evaluation set and writes robustness.json, which this page shows.</p>")
         else:
             path = figures.plot_robustness(record, self.assets / "robustness.png")
-            drop = record.get("relative_drop")
-            body = (f"<p>{record.get('images', '?')} images of {record.get('split', '?')}: clean accuracy "
-                    f"{record['clean_acc']:.4f}, mean corruption accuracy {record['mean_corruption_acc']:.4f}"
+            drop, images = record.get("relative_drop"), record.get("images")
+            body = (f"<p>{f'{images:,}' if isinstance(images, int) else '?'} images of "
+                    f"{esc(record.get('split', '?'))}: clean accuracy {record['clean_acc']:.4f}, mean corruption "
+                    f"accuracy {record['mean_corruption_acc']:.4f}"
                     + (f", relative drop {drop:.1%}" if isinstance(drop, (int, float)) else "")
                     + ".</p>" + self.picture(path))
         self.section("robustness", body)

@@ -186,7 +186,9 @@ def plot_robustness(robustness: dict, path):
     """Accuracy per corruption (rows, weakest first) and severity (columns), with each row's mean."""
     corruptions = robustness["corruptions"]
     names = sorted(corruptions, key=lambda name: float(np.mean(corruptions[name])))
-    severities = robustness.get("severities") or list(range(1, len(corruptions[names[0]]) + 1))
+    severities = robustness.get("severities")
+    if not isinstance(severities, list) or len(severities) != len(corruptions[names[0]]):
+        severities = list(range(1, len(corruptions[names[0]]) + 1))
     grid = np.array([list(corruptions[name]) + [float(np.mean(corruptions[name]))] for name in names], np.float64)
     fig = new_figure(6.4, 0.32 * len(names) + 1.5)
     ax = fig.add_subplot()

@@ -113,9 +113,13 @@ def read_row(run: Path, folder: Path) -> dict:
             "parameters": number("parameters"), "config": config}
 
 
+# The config's `name` labels a run without changing it (and would clash with the run's name column).
+_NOT_COMPARED = {"name"}
+
+
 def differing_keys(rows: list[dict]) -> list[str]:
     """Config keys whose values are not the same in every row (a key missing from a row differs)."""
-    keys = sorted({key for row in rows for key in row["config"]})
+    keys = sorted({key for row in rows for key in row["config"]} - _NOT_COMPARED)
     missing = object()
     return [key for key in keys if len({json.dumps(row["config"].get(key, missing), default=str)
                                         for row in rows}) > 1]
@@ -205,4 +209,4 @@ def format_table(rows: list[dict], keys: list[str], name_width: int = 40) -> str
     def join(cells):
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    return "\n".join([join(header)] + [join(line).rstrip() for line in lines])
+    return "\n".join(join(line).rstrip() for line in [header] + lines)

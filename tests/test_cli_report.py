@@ -33,13 +33,13 @@ def test_runs_prints_a_table_json_and_csv(trained):
     result = invoke("runs", trained)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[-2:] == ["name", "train.learning_rate"] and len(lines) == 3
+    assert lines[0].split()[-2:] == ["params", "train.learning_rate"] and len(lines) == 3
     assert lines[1].startswith("fast ") and " completed " in lines[1]
     data = json.loads(invoke("runs", trained, "--json", "--sort", "train.learning_rate").output)
-    assert [r["name"] for r in data["runs"]] == ["tiny", "fast"] and data["differing_keys"] == ["name",
-                                                                                                "train.learning_rate"]
+    assert [r["name"] for r in data["runs"]] == ["tiny", "fast"] and data["differing_keys"] == ["train.learning_rate"]
     rows = list(csv.DictReader(io.StringIO(invoke("runs", trained, "--csv").output)))
     assert [r["name"] for r in rows] == ["fast", "tiny"] and rows[0]["train.learning_rate"] == "0.02"
+    assert list(rows[0]).count("name") == 1  # the config's name is not compared: it only labels the run
 
 
 def test_runs_defaults_to_the_runs_folder_and_says_when_there_is_none(trained, tmp_path, monkeypatch):

@@ -98,10 +98,13 @@ def test_robustness_json_becomes_a_heatmap_and_a_damaged_one_a_note(tiny, tmp_pa
     result, html, _ = write([run], None)
     assert "mean corruption accuracy 0.7760" in html and "relative drop 20.8%" in html
     assert any(p.name == "robustness.png" for p in result.pictures)
-    RunPaths(run).robustness.write_text('{"format": 1}')
-    result, html, lines = write([run], None)
-    assert len(lines) == 1 and "robustness.json: not a robustness record" in lines[0]
-    assert "signclf evaluate --corruptions --run" in lines[0] and "Not computed yet" in html
+    for damaged in ('{"format": 1}', '{"clean_acc": 1, "mean_corruption_acc": 0.5, "corruptions": {"fog": ["x"]}}',
+                    '{"clean_acc": 1, "mean_corruption_acc": 0.5, "corruptions": {"fog": [0.5], "snow": [0.5, 1]}}',
+                    "{not json"):
+        RunPaths(run).robustness.write_text(damaged)
+        result, html, lines = write([run], None)
+        assert len(lines) == 1 and "robustness.json: " in lines[0] and "Not computed yet" in html
+    assert "not a robustness record" in lines[0] and "signclf evaluate --corruptions --run" in lines[0]
 
 
 def test_a_run_still_training_is_reported_as_far_as_it_got(tiny, tmp_path):

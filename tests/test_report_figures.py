@@ -119,3 +119,5 @@ def test_robustness_heatmap_has_a_row_per_corruption(tmp_path):
     path = figures.plot_robustness(record, tmp_path / "r.png")
     width, height = png_size(path)
     assert width == round(6.4 * figures.DPI) and height == round((0.32 * 15 + 1.5) * figures.DPI)
+    partial = {**record, "severities": [1, 2, 3, 4, 5], "corruptions": {"fog": [0.9, 0.5]}}  # labels 1..2 instead
+    assert abs(png_size(figures.plot_robustness(partial, tmp_path / "p.png"))[1] - (0.32 + 1.5) * figures.DPI) < 1

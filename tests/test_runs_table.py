@@ -26,7 +26,7 @@ def fake_run(folder, overrides=(), **summary):
 @pytest.fixture
 def runs(tmp_path):
     root = tmp_path / "runs"
-    fake_run(root / "lenet", ["train.epochs=4"], best_valid_acc=0.95)
+    fake_run(root / "lenet", ["train.epochs=4", "name=lenet"], best_valid_acc=0.95)
     fake_run(root / "fast", ["train.epochs=4", "train.learning_rate=0.003"], best_valid_acc=0.97)
     fake_run(root / "cv-x" / "fold-0", ["train.epochs=4", "data.folds=2"], status="interrupted by SIGINT")
     fake_run(root / "cv-x" / "fold-1", ["train.epochs=4", "data.folds=2", "data.fold=1"])  # no summary yet
@@ -102,6 +102,7 @@ def test_json_and_csv_are_valid_and_carry_the_differing_keys(runs):
 def test_terminal_table_columns(runs):
     rows, keys = runs_table.collect(runs)
     lines = runs_table.format_table(rows, keys).splitlines()
+    assert all(line == line.rstrip() for line in lines)
     assert lines[0].split() == ["run", "status", "valid", "acc", "best", "epochs", "time", "img/s", "params"] + keys
     fast = next(line for line in lines if line.startswith("fast"))
     assert fast.split()[:8] == ["fast", "completed", "0.9700", "3", "4/4", "1m15s", "1,500", "64,511"]
