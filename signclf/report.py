@@ -69,7 +69,7 @@ def robustness_of(run) -> dict | None:
     try:
         record = rundir.read_json(path)
     except CheckpointError as e:
-        raise DataError(str(e)) from None
+        raise DataError(f"{e}; recompute it with {CORRUPTIONS_HINT} --run {run}") from None
     number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)  # noqa: E731
     cells = record.get("corruptions") if isinstance(record, dict) else None
     ok = (isinstance(cells, dict) and cells
