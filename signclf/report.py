@@ -29,6 +29,9 @@ from signclf.runs_table import run_status
 MISTAKES_SHOWN = 24  # the most confident mistakes in the grid
 SALIENCY_MISTAKES = 8  # of those, how many get a Grad-CAM overlay
 SAMPLE_IMAGES = 3  # validation images (distinct classes) shown when no --image is given
+MAX_IMAGES = 12  # --image files shown (each adds a picture per stage to the page)
+# The pictures a report writes (and only these are removed from its folder before it writes anew).
+PICTURE_PREFIXES = ("curves-", "confusion", "mistakes", "input-", "features-", "saliency-", "robustness")
 STEPS = ["read runs", "load model", "load data", "evaluate", "curves", "confusion", "mistakes", "feature maps",
          "saliency", "robustness", "write page"]
 CORRUPTIONS_HINT = "signclf evaluate --corruptions"
@@ -57,8 +60,11 @@ class Report:
 def read_member(run) -> Member:
     run = Path(run)
     status, detail = run_status(run)
-    return Member(run, load_config(rundir.RunPaths(run).config), rundir.read_summary(run), rundir.read_metrics(run),
-                  status, detail)
+    try:
+        summary = rundir.read_summary(run)
+    except CheckpointError:  # run_status says so in its detail
+        summary = {}
+    return Member(run, load_config(rundir.RunPaths(run).config), summary, rundir.read_metrics(run), status, detail)
 
 
 def robustness_of(run) -> dict | None:
@@ -131,8 +137,10 @@ def _top3(probs: np.ndarray):
 def _read_images(paths, note) -> list[tuple[str, np.ndarray]]:
     from signclf.data.images import read_image
 
+    if len(paths) > MAX_IMAGES:
+        note(f"{len(paths)} --image files given: the first {MAX_IMAGES} are shown")
     images = []
-    for path in paths:
+    for path in paths[:MAX_IMAGES]:
         try:
             images.append((str(path), read_image(path)))
         except DataError as e:
@@ -151,6 +159,14 @@ class _Builder:
         self.split, self.data_path, self.image_paths, self.batch_size = split, data_path, image_paths, batch_size
         self.log, self.notes, self.sections, self.pictures = log, [], {}, []
         self.bar = bar(total=len(STEPS), show=progress, unit="step", desc="report")
+        self._remove_old_pictures()
+
+    def _remove_old_pictures(self) -> None:
+        """An earlier report's pictures go: one made for other images would be mistaken for this one's."""
+        if self.assets.is_dir():
+            for path in self.assets.glob("*.png"):
+                if path.name.startswith(PICTURE_PREFIXES):
+                    path.unlink()
 
     def note(self, line: str) -> None:
         self.notes.append(line)
@@ -173,7 +189,7 @@ class _Builder:
         members = [read_member(r) for r in self.run_dirs]
         for m in members:
             if m.status != "completed":
-                self.note(f"{m.run} is {m.status} ({m.detail}): the page shows what it has saved so far")
+                self.note(f"{m.run}: {m.status} ({m.detail}); the page shows what it has saved so far")
         self.step("read runs")
         return members
 
@@ -189,7 +205,7 @@ class _Builder:
         self.section("curves", "".join(parts) or "<p>No epoch has finished yet.</p>")
         self.step("curves")
 
-    def evaluation(self, committee, members):
+    def evaluation(self, committee):
         from signclf.data.loading import load_split
         from signclf.evaluate import metrics_from_probabilities
 
@@ -228,7 +244,7 @@ class _Builder:
         probe = StageProbe(committee.runs[0])
         names = committee.class_names
         if self.image_paths:
-            given = _read_images(self.image_paths, self.note)
+            given = _read_images(list(self.image_paths), self.note)
             images = [img for _, img in given]
             given_probs = committee.probabilities(images, self.batch_size) if images else np.zeros((0, len(names)))
             samples = [(Path(p).name, img, None, pr) for (p, img), pr in zip(given, given_probs)]
@@ -315,7 +331,7 @@ def write_report(run_dirs, out=None, split: str = "valid", data_path=None, image
         members = b.members()
         evaluation = None
         if all(rundir.RunPaths(m.run).has_checkpoint() for m in members):
-            evaluation = _evaluate_and_look(b, members)
+            evaluation = _evaluate_and_look(b)
         else:
             if not any(m.metrics for m in members):
                 raise CheckpointError(f"{members[0].run}: no checkpoint and no finished epoch yet: nothing to report;"
@@ -331,7 +347,7 @@ def write_report(run_dirs, out=None, split: str = "valid", data_path=None, image
     return Report(out, b.pictures, b.notes, time.time() - started)
 
 
-def _evaluate_and_look(b: _Builder, members: list[Member]) -> dict:
+def _evaluate_and_look(b: _Builder) -> dict:
     from signclf.inference import Committee
 
     with Committee(b.run_dirs) as committee:
@@ -339,7 +355,7 @@ def _evaluate_and_look(b: _Builder, members: list[Member]) -> dict:
         for run in committee.runs:
             if run.checkpoint.note:
                 b.note(run.checkpoint.note)
-        dataset, probs, results = b.evaluation(committee, members)
+        dataset, probs, results = b.evaluation(committee)
         b.confusion(results, committee.class_names,
                     f"{Path(dataset.source).name}: accuracy {results['accuracy']:.4f} on {results['n']:,} images")
         worst = b.mistakes(dataset, probs, committee.class_names)

@@ -92,6 +92,21 @@ def test_given_images_are_shown_and_an_unreadable_one_is_one_note(tiny, tmp_path
     assert not (tiny[2]["a"] / "report.html").exists()  # --out elsewhere writes nothing into the run
 
 
+def test_many_images_are_capped_and_an_earlier_reports_pictures_replaced(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "MAX_IMAGES", 2)
+    images = []
+    for i in range(3):
+        images.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(images[-1]), np.full((32, 32, 3), 60 * i, np.uint8))
+    out = tmp_path / "r.html"
+    write([tiny[2]["a"]], out)  # three validation images
+    (tmp_path / "r" / "mine.png").write_bytes(b"a user's file")
+    result, html, lines = write([tiny[2]["a"]], out, image_paths=images)
+    assert lines == ["note: 3 --image files given: the first 2 are shown"]
+    assert sorted(p.name for p in (tmp_path / "r").glob("input-*.png")) == ["input-0.png", "input-1.png"]
+    assert (tmp_path / "r" / "mine.png").exists()  # only the report's own pictures are replaced
+
+
 def test_robustness_json_becomes_a_heatmap_and_a_damaged_one_a_note(tiny, tmp_path):
     run = copy_run(tiny, tmp_path)
     shutil.copy(ROBUSTNESS, RunPaths(run).robustness)
@@ -112,15 +127,17 @@ def test_a_run_still_training_is_reported_as_far_as_it_got(tiny, tmp_path):
     run = copy_run(tiny, tmp_path)
     with RunLock(run):
         result, html, lines = write([run], None)
-    assert len(lines) == 1 and f"{run} is running (being trained by process" in lines[0]
+    assert len(lines) == 1 and f"{run}: running (being trained by process" in lines[0]
     assert "the page shows what it has saved so far" in html and "Not available" not in html
 
 
 def test_a_run_without_metrics_skips_the_curves_only(tiny, tmp_path):
     run = copy_run(tiny, tmp_path)
     RunPaths(run).metrics.unlink()
+    RunPaths(run).summary.write_text("{damaged")
     result, html, lines = write([run], None)
-    assert lines == [f"note: {run}: no metrics.csv yet (no epoch finished): no learning curves for it"]
+    assert len(lines) == 2 and f"{run}: failed ({RunPaths(run).summary}: unreadable" in lines[0]
+    assert lines[1] == f"note: {run}: no metrics.csv yet (no epoch finished): no learning curves for it"
     assert "No epoch has finished yet." in html
     assert not (run / "report" / "curves-0.png").exists()
 
