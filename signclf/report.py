@@ -253,8 +253,9 @@ class _Builder:
             samples = [(f"{where} image {i}", dataset.images[i], int(dataset.labels[i]), probs[i])
                        for i in sample_indices(dataset.labels)]
         self._feature_maps(probe, samples, names, len(committee.runs) > 1)
-        self._saliency(probe, samples, [(f"#{i}", dataset.images[i], int(dataset.labels[i]), probs[i])
-                                        for i in worst[:SALIENCY_MISTAKES]], names)
+        mistakes = [(f"image {i}", dataset.images[i], int(dataset.labels[i]), probs[i])
+                    for i in worst[:SALIENCY_MISTAKES]]
+        self._saliency(probe, samples, mistakes, names, len(committee.runs) > 1)
 
     def _feature_maps(self, probe, samples, names, committee: bool) -> None:
         blocks = []
@@ -275,9 +276,9 @@ class _Builder:
         self.section("features", intro + ("".join(blocks) or "<p>No readable --image.</p>"))
         self.step("feature maps")
 
-    def _saliency(self, probe, samples, mistakes, names) -> None:
-        body = ("<p>Grad-CAM on the last convolution stage: where the gradient of the predicted class's logit says "
-                "the evidence for it is (red = strong).</p>")
+    def _saliency(self, probe, samples, mistakes, names, committee: bool) -> None:
+        body = ("<p>Grad-CAM on the last convolution stage" + (" of the committee's first member" if committee else "")
+                + ": where the gradient of the predicted class's logit says the evidence for it is (red = strong).</p>")
         for key, title, items in (("samples", "the images above", samples), ("mistakes", "the worst mistakes",
                                                                                mistakes)):
             if not items:
