@@ -60,7 +60,7 @@ def report_command(ctx, runs, split, data_path, images, out, batch_size, no_prog
                               batch_size=batch_size, log=lambda line: click.echo(line, err=True), progress=progress)
     size = result.page.stat().st_size
     click.echo(f"wrote {result.page} ({size / 1e6:.1f} MB, {len(result.pictures)} pictures also in "
-               f"{result.page.with_suffix('')}/) in {result.seconds:.0f} s")
+               f"{result.assets}/) in {result.seconds:.0f} s")
 
 
 @click.command("runs")

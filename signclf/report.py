@@ -49,9 +49,16 @@ class Member:
     detail: str
 
 
+def assets_folder(page: Path) -> Path:
+    """Where the page's pictures go: beside it, named like it without .html (RUN/report.html → RUN/report/)."""
+    page = Path(page)
+    return page.with_suffix("") if page.suffix else page.with_name(page.name + "-pictures")
+
+
 @dataclass
 class Report:
     page: Path
+    assets: Path
     pictures: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
@@ -155,7 +162,7 @@ class _Builder:
         from signclf.progress import bar
 
         self.run_dirs = [Path(r) for r in run_dirs]
-        self.out, self.assets = out, out.with_suffix("")
+        self.out, self.assets = out, assets_folder(out)
         self.split, self.data_path, self.image_paths, self.batch_size = split, data_path, image_paths, batch_size
         self.log, self.notes, self.sections, self.pictures = log, [], {}, []
         self.bar = bar(total=len(STEPS), show=progress, unit="step", desc="report")
@@ -345,7 +352,7 @@ def write_report(run_dirs, out=None, split: str = "valid", data_path=None, image
         b.step("write page")
     finally:
         b.bar.close()
-    return Report(out, b.pictures, b.notes, time.time() - started)
+    return Report(out, b.assets, b.pictures, b.notes, time.time() - started)
 
 
 def _evaluate_and_look(b: _Builder) -> dict:

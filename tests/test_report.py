@@ -161,6 +161,11 @@ def test_a_committee_shows_every_member(tiny, tmp_path):
     assert "from the committee's first member" in html
 
 
+def test_pictures_go_beside_the_page_in_a_folder_named_like_it():
+    assert report.assets_folder(Path("runs/a/report.html")) == Path("runs/a/report")
+    assert report.assets_folder(Path("out/page")) == Path("out/page-pictures")  # never the page's own name
+
+
 def test_the_most_confident_mistakes_come_first():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])
     labels = np.array([0, 0, 0, 1, 1])  # wrong: 1 (0.8), 2 (0.6), 4 (0.6)
