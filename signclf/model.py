@@ -159,7 +159,10 @@ def build_logits(images, cfg: ModelConfig, num_classes: int, *, training: bool =
                     x = tf.nn.max_pool2d(x, stage.pool, step, "VALID")
                 if stage.dropout:
                     x = _dropout(x, cfg.conv_keep_prob, training, dropout_seed, 100 + i)
-                stage_outputs.append(x)
+            # "model/stage<i>": the stage's output after ReLU and pooling (the blocked conv0 has no
+            # unpooled form), where `signclf report` reads feature maps and Grad-CAM gradients.
+            x = tf.identity(x, name=f"stage{i}")
+            stage_outputs.append(x)
 
         if cfg.multiscale:
             # Sermanet & LeCun 2011: earlier stages, pooled again down to the last stage's size,

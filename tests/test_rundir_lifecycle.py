@@ -259,3 +259,17 @@ def test_resolve_run_without_any_run_says_how_to_get_one(tmp_path, monkeypatch):
         resolve_run()
     with pytest.raises(CheckpointError, match="not a signclf run directory"):
         resolve_run(tmp_path)
+
+
+def test_asking_whether_a_run_trains_never_writes_its_lock(tmp_path):
+    from signclf.rundir.lifecycle import RunLock, training_pid
+
+    run = tmp_path / "run"
+    run.mkdir()
+    assert training_pid(run) is None and not RunPaths(run).lock.exists()
+    with RunLock(run):
+        assert training_pid(run) == str(os.getpid())
+    RunPaths(run).lock.write_text("4242\n")
+    before = RunPaths(run).lock.stat().st_mtime_ns
+    assert training_pid(run) is None  # nobody holds it: the pid inside is history
+    assert RunPaths(run).lock.read_text() == "4242\n" and RunPaths(run).lock.stat().st_mtime_ns == before

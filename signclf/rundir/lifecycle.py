@@ -84,14 +84,17 @@ def _read_pid(fd) -> str:
 
 def training_pid(run_dir) -> str | None:
     """The pid of the process training the run now, or None (probes the lock without keeping it)."""
-    if not RunPaths(run_dir).lock.exists():
+    # Read-only and a shared probe: looking at a run (report, runs) must not rewrite its lock file.
+    try:
+        fd = os.open(RunPaths(run_dir).lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file, or unreadable: no evidence of a live writer
         return None
     try:
-        RunLock(run_dir).acquire().release()
-    except RunBusy as busy:
-        return busy.pid
-    except SignclfError:  # a lock that cannot be taken at all is no evidence of a live writer
-        return None
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return _read_pid(fd) if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN) else None
+    finally:
+        os.close(fd)  # closing releases the probe's shared lock
     return None
 
 
