@@ -121,6 +121,24 @@ def _check_evaluation_data(run_dirs, split: str) -> None:
                           f"if the data moved, pass --data PATH")
 
 
+def _severities(ctx, param, values) -> list[int]:
+    from signclf.robustness import parse_severities
+
+    try:
+        return parse_severities(values) if values else []
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _corruption_names(ctx, param, values) -> list[str]:
+    from signclf.corruptions import CORRUPTIONS
+
+    unknown = [v for v in values if v not in CORRUPTIONS]
+    if unknown:
+        raise click.BadParameter(f"{unknown[0]!r} is not a corruption; valid: {', '.join(CORRUPTIONS)}")
+    return list(dict.fromkeys(values))
+
+
 @main.command()
 @click.option("--run", "runs", multiple=True, type=click.Path(), metavar="RUN",
               help="Run directory (default runs/latest); repeat to evaluate a committee.")
@@ -131,17 +149,34 @@ def _check_evaluation_data(run_dirs, split: str) -> None:
 @model_option
 @batch_size_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
+@click.option("--corruptions", is_flag=True,
+              help="Score on corrupted copies instead (15 CIFAR-10-C corruptions × 5 severities); "
+                   "writes robustness.json.")
+@click.option("--severity", "severities", multiple=True, metavar="S", callback=_severities,
+              help="With --corruptions: only these severities, e.g. 3, 1-3 or 1,3,5 (repeatable; default 1-5).")
+@click.option("--corruption", "corruption_names", multiple=True, metavar="NAME", callback=_corruption_names,
+              help="With --corruptions: only this corruption, e.g. fog (repeatable; default all 15).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="With --corruptions: base seed of the corrupted copies (the same for every model).")
 @no_progress_option
 @verbose_option
 @click.pass_context
-def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, no_progress):
-    """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
+def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, corruptions, severities, corruption_names,
+             seed, no_progress):
+    """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run;
+    with --corruptions, its accuracy under noise, blur, weather and digital corruptions."""
     from signclf.evaluate import format_report
 
     if model and runs:
         raise click.UsageError("--model and --run are exclusive: evaluate a bundle or runs")
-    show_progress(no_progress)  # the decoding bar of a folder dataset
+    progress = show_progress(no_progress)  # also the decoding bar of a folder dataset
     to_stderr = lambda line: click.echo(line, err=True)  # noqa: E731  (stdout: the report or JSON only)
+    if corruptions or severities or corruption_names:
+        options = dict(split=split, data_path=data_path, severities=severities, seed=seed,
+                       names=corruption_names, batch_size=batch_size, log=to_stderr, progress=progress)
+        with stop_on_signals("evaluate"):
+            _evaluate_corruptions(ctx, runs, model, as_json, options)
+        return
     with stop_on_signals("evaluate"):
         if model:
             from signclf.bundle import read_bundle
@@ -158,6 +193,33 @@ def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, no_progres
             click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
         else:
             click.echo(format_report(results))
+
+
+def _evaluate_corruptions(ctx, runs, model, as_json, options) -> None:
+    """`evaluate --corruptions`: the table (or JSON) on stdout, where it was written and how long it took."""
+    import time
+
+    from signclf.robustness import format_table, measure_bundle, measure_runs
+
+    started = time.perf_counter()
+    if model:
+        from signclf.bundle import read_bundle
+        from signclf.runtime import bundle_root
+
+        read_bundle(bundle_root(model))
+        if options["data_path"] is None:
+            _check_evaluation_data([bundle_root(model)], options["split"])
+        results, path = measure_bundle(model, **options)
+    else:
+        from signclf.rundir import resolve_run
+
+        run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
+        if options["data_path"] is None:
+            _check_evaluation_data(run_dirs, options["split"])
+        import_tensorflow(verbose(ctx))
+        results, path = measure_runs(run_dirs, **options)
+    click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
+    click.echo(f"wrote {path} in {time.perf_counter() - started:.0f} s", err=as_json)
 
 
 def _evaluate_runs(ctx, runs, split, data_path, batch_size, log) -> dict:
