@@ -42,11 +42,12 @@ def parse_severities(values) -> list[int]:
 def evaluate_corruptions(model, images: np.ndarray, labels: np.ndarray, severities=SEVERITIES, seed: int = 0,
                          names=None, batch_size: int = INFERENCE_BATCH_SIZE, progress: bool = False) -> dict:
     """Clean accuracy and accuracy per corruption × severity of `model` on uint8 N×H×W×3 RGB images;
-    the corrupted copies depend only on (seed, corruption, severity), never on the model."""
+    the corrupted copies depend only on (seed, corruption, severity), never on the model. No names or no
+    severities: all of them."""
     from signclf.progress import bar
 
     names = list(names or CORRUPTIONS)
-    severities = [int(s) for s in severities]
+    severities = [int(s) for s in severities or SEVERITIES]
     labels = np.asarray(labels)
 
     def accuracy(batch) -> float:
