@@ -122,15 +122,19 @@ def _check_evaluation_data(run_dirs, split: str) -> None:
 
 
 def _severities(ctx, param, values) -> list[int]:
+    if not values:
+        return []
     from signclf.robustness import parse_severities
 
     try:
-        return parse_severities(values) if values else []
+        return parse_severities(values)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
 
 
 def _corruption_names(ctx, param, values) -> list[str]:
+    if not values:
+        return []
     from signclf.corruptions import CORRUPTIONS
 
     unknown = [v for v in values if v not in CORRUPTIONS]
@@ -153,9 +157,9 @@ def _corruption_names(ctx, param, values) -> list[str]:
               help="Score on corrupted copies instead (15 CIFAR-10-C corruptions × 5 severities); "
                    "writes robustness.json.")
 @click.option("--severity", "severities", multiple=True, metavar="S", callback=_severities,
-              help="With --corruptions: only these severities, e.g. 3, 1-3 or 1,3,5 (repeatable; default 1-5).")
+              help="Only these severities, e.g. 3, 1-3 or 1,3,5 (repeatable; default 1-5; implies --corruptions).")
 @click.option("--corruption", "corruption_names", multiple=True, metavar="NAME", callback=_corruption_names,
-              help="With --corruptions: only this corruption, e.g. fog (repeatable; default all 15).")
+              help="Only this corruption, e.g. fog (repeatable; default all 15; implies --corruptions).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="With --corruptions: base seed of the corrupted copies (the same for every model).")
 @no_progress_option
@@ -171,13 +175,11 @@ def evaluate(ctx, runs, split, data_path, model, batch_size, as_json, corruption
         raise click.UsageError("--model and --run are exclusive: evaluate a bundle or runs")
     progress = show_progress(no_progress)  # also the decoding bar of a folder dataset
     to_stderr = lambda line: click.echo(line, err=True)  # noqa: E731  (stdout: the report or JSON only)
-    if corruptions or severities or corruption_names:
-        options = dict(split=split, data_path=data_path, severities=severities, seed=seed,
-                       names=corruption_names, batch_size=batch_size, log=to_stderr, progress=progress)
-        with stop_on_signals("evaluate"):
-            _evaluate_corruptions(ctx, runs, model, as_json, options)
-        return
     with stop_on_signals("evaluate"):
+        if corruptions or severities or corruption_names:
+            options = dict(split=split, data_path=data_path, severities=severities, seed=seed,
+                           names=corruption_names, batch_size=batch_size, log=to_stderr, progress=progress)
+            return _evaluate_corruptions(ctx, runs, model, as_json, options)
         if model:
             from signclf.bundle import read_bundle
             from signclf.evaluate import evaluate_bundle
