@@ -303,7 +303,7 @@ def elastic_transform(x, c, rng):
 def pixelate(x, c, rng):
     """Box-average down to c×size pixels, then blow back up with square pixels (PIL's BOX both ways)."""
     h, w = x.shape[1:3]
-    return _separable(x, _pixelate_matrix(h, int(h * c)), _pixelate_matrix(w, int(w * c)))
+    return _separable(x, _pixelate_matrix(h, max(1, int(h * c))), _pixelate_matrix(w, max(1, int(w * c))))
 
 
 def _pixelate_matrix(size: int, small: int) -> np.ndarray:
