@@ -17,11 +17,18 @@ import click
 from signclf import __version__
 from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
+from signclf.cli_evaluate import evaluate_command
 from signclf.cli_export import export_command, model_option
-from signclf.cli_options import (batch_size_option, no_progress_option, show_progress, tta_option, verbose,
-                                 verbose_option)
+from signclf.cli_options import (
+    batch_size_option,
+    no_progress_option,
+    show_progress,
+    tta_option,
+    verbose,
+    verbose_option,
+)
 from signclf.cli_report import report_command, runs_command
-from signclf.errors import ConfigError, SignclfError
+from signclf.errors import SignclfError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
 
@@ -132,74 +139,6 @@ def cv_score(ctx, cv_dirs, tta, as_json):
         raise SignclfError(f"{cv_dirs[0]}: no fold is trained to the end yet; finish them with signclf cv")
 
 
-def _check_evaluation_data(run_dirs, split: str) -> None:
-    """The run's data.<split> is set and exists (checked before TensorFlow loads)."""
-    from signclf.config import load_config
-    from signclf.data.loading import split_source
-    from signclf.rundir import RunPaths
-
-    run = run_dirs[0]
-    path = split_source(load_config(RunPaths(run).config), split)
-    if not path:
-        raise ConfigError(f"{run}: its config has no data.{split}; evaluate a dataset with --data PATH")
-    if not Path(path).exists():
-        raise ConfigError(f"{path}: no such file or directory (data.{split} of {run}); "
-                          f"if the data moved, pass --data PATH")
-
-
-@main.command()
-@click.option("--run", "runs", multiple=True, type=click.Path(), metavar="RUN",
-              help="Run directory (default runs/latest); repeat to evaluate a committee.")
-@click.option("--split", type=click.Choice(["valid", "test", "train"]), default="valid", show_default=True,
-              help="Which data.* path of the run's config to evaluate on.")
-@click.option("--data", "data_path", type=click.Path(exists=True),
-              help="Evaluate on this dataset instead (any layout).")
-@model_option
-@batch_size_option
-@tta_option
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
-@no_progress_option
-@verbose_option
-@click.pass_context
-def evaluate(ctx, runs, split, data_path, model, batch_size, tta, as_json, no_progress):
-    """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run."""
-    from signclf.evaluate import format_report
-
-    if model and runs:
-        raise click.UsageError("--model and --run are exclusive: evaluate a bundle or runs")
-    show_progress(no_progress)  # the decoding bar of a folder dataset
-    to_stderr = lambda line: click.echo(line, err=True)  # noqa: E731  (stdout: the report or JSON only)
-    with stop_on_signals("evaluate"):
-        if model:
-            from signclf.bundle import read_bundle
-            from signclf.evaluate import evaluate_bundle
-            from signclf.runtime import bundle_root
-
-            read_bundle(bundle_root(model))  # not a bundle: say so before anything else
-            if data_path is None:
-                _check_evaluation_data([bundle_root(model)], split)  # a bundle keeps its run's config.yaml
-            results = evaluate_bundle(model, split=split, data_path=data_path, batch_size=batch_size, log=to_stderr,
-                                      tta=tta)
-        else:
-            results = _evaluate_runs(ctx, runs, split, data_path, batch_size, to_stderr, tta)
-        if as_json:
-            click.echo(json.dumps({k: v for k, v in results.items() if k != "confusion_matrix"}, indent=2))
-        else:
-            click.echo(format_report(results))
-
-
-def _evaluate_runs(ctx, runs, split, data_path, batch_size, log, tta) -> dict:
-    from signclf.rundir import resolve_run
-
-    run_dirs = [resolve_run(r) for r in runs] if runs else [resolve_run()]
-    if data_path is None:
-        _check_evaluation_data(run_dirs, split)
-    import_tensorflow(verbose(ctx))
-    from signclf.evaluate import evaluate as run_evaluation
-
-    return run_evaluation(run_dirs, split=split, data_path=data_path, batch_size=batch_size, log=log, tta=tta)
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--run", "runs", multiple=True, type=click.Path(), metavar="RUN",
@@ -284,6 +223,7 @@ def _predict(paths, open_committee, top_k, batch_size, as_json, jsonl, progress)
 
 main.add_command(data_group)
 main.add_command(export_command)
+main.add_command(evaluate_command)
 main.add_command(report_command)
 main.add_command(runs_command)
 

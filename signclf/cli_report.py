@@ -43,7 +43,7 @@ def _run_dirs(runs) -> list[Path]:
 @click.pass_context
 def report_command(ctx, runs, split, data_path, images, out, batch_size, no_progress):
     """One self-contained HTML page: summary, curves, confusion, mistakes, feature maps, Grad-CAM, robustness."""
-    from signclf.cli import _check_evaluation_data
+    from signclf.cli_evaluate import check_evaluation_data
 
     if split and data_path:
         raise click.UsageError("--split and --data are exclusive: evaluate on a split of the run's config or on PATH")
@@ -52,7 +52,7 @@ def report_command(ctx, runs, split, data_path, images, out, batch_size, no_prog
     with stop_on_signals("report"):
         run_dirs = _run_dirs(runs)
         if data_path is None:
-            _check_evaluation_data(run_dirs, split)
+            check_evaluation_data(run_dirs, split)
         import_tensorflow(verbose(ctx))
         from signclf.report import write_report
 

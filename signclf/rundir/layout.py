@@ -80,6 +80,11 @@ class RunPaths:
         return self.root / "robustness.json"
 
     @property
+    def robustness_committee(self) -> Path:
+        """The same for a committee led by this run (its own robustness.json stays its own)."""
+        return self.root / "robustness-committee.json"
+
+    @property
     def report(self) -> Path:
         return self.root / "report.html"
 
@@ -116,7 +121,8 @@ class RunPaths:
         name = entry.name
         fixed = {p.name for p in (self.run_file, self.config, self.class_names, self.preprocess, self.metrics,
                                   self.summary, self.evaluation, self.lock, self.checkpoints,
-                                  self.robustness, self.report, self.report_assets)}
+                                  self.robustness, self.robustness_committee, self.report,
+                                  self.report_assets)}
         return (name in fixed or name.startswith(("confusion-", "events.out.tfevents."))
                 or (name.startswith(".") and name.endswith(".tmp")))
 
