@@ -19,6 +19,7 @@ from signclf.cli_data import data_group
 from signclf.cli_errors import OneLineErrors, stop_on_signals
 from signclf.cli_export import export_command, model_option
 from signclf.cli_options import batch_size_option, no_progress_option, show_progress, verbose, verbose_option
+from signclf.cli_sweep import sweep_command
 from signclf.errors import ConfigError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
@@ -253,6 +254,7 @@ def _predict(paths, open_committee, top_k, batch_size, as_json, jsonl, progress)
 
 main.add_command(data_group)
 main.add_command(export_command)
+main.add_command(sweep_command)
 
 if __name__ == "__main__":
     main()

@@ -13,10 +13,14 @@ import os
 from dataclasses import dataclass
 
 from signclf.config import TrainConfig
+from signclf.errors import ConfigError
 
 # Towers split a batch; each keeps at least this many images so its convolutions stay efficient.
 MIN_IMAGES_PER_TOWER = 32
 MAX_CPU_TOWERS = 8
+# Caps the cores a process uses: a sweep trial sets it to the CPUs Ray reserved for it, so trials
+# sharing a machine do not each run towers and thread pools for every core.
+CORES_ENV = "SIGNCLF_CPUS"
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,9 +33,15 @@ def gpu_names() -> tuple[str, ...]:
 
 def usable_cores() -> int:
     try:
-        return len(os.sched_getaffinity(0))  # what this process may use, not what the host has
+        cores = len(os.sched_getaffinity(0))  # what this process may use, not what the host has
     except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = os.environ.get(CORES_ENV, "").strip()
+    if not limit:
+        return cores
+    if not limit.isdigit() or int(limit) < 1:
+        raise ConfigError(f"{CORES_ENV}={limit}: expected a whole number of cores >= 1; unset it to use all")
+    return min(cores, int(limit))
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,7 +115,8 @@ class Device:
         if self.xla:
             config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
         if self.towers > 1:
-            # The towers run side by side (inter-op); each op gets its share of the cores (intra-op).
+            # The towers run side by side (inter-op) ...
             config.inter_op_parallelism_threads = self.towers
-            config.intra_op_parallelism_threads = max(1, self.cores // self.towers)
+        # ... and each op gets its share of the cores (intra-op): all of `cores` with one tower.
+        config.intra_op_parallelism_threads = max(1, self.cores // self.towers)
         return config
