@@ -74,6 +74,7 @@ class Device:
     float16: bool  # compute in float16 (weights stay float32)
     blocked_conv: bool  # run a narrow conv0 + 2×2 pool as one stride-2 convolution (model._conv_then_pool)
     xla: bool = False
+    tower_devices: tuple[str, ...] = ()  # where each tower runs ("/gpu:0", "/gpu:1"); empty = TensorFlow places
 
     @classmethod
     def detect(cls, *, towers: int = 0, batch_size: int = 128, mixed_precision: bool = False,
@@ -81,9 +82,11 @@ class Device:
         gpus = gpu_names()
         cores = usable_cores()
         if gpus:
-            # A GPU parallelises inside each op, and cuDNN handles narrow layers well: one tower,
-            # plain convolutions.
-            return cls(_gpu_description(gpus), True, cores, 1, mixed_precision, False, xla)
+            # A GPU parallelises inside each op, and cuDNN handles narrow layers well: plain
+            # convolutions, one tower per GPU (cifar10_multi_gpu_train's pattern: each GPU takes a
+            # slice of the batch, the weights are shared).
+            devices = tuple(f"/gpu:{i}" for i in range(len(gpus))) if len(gpus) > 1 else ()
+            return cls(_gpu_description(gpus), True, cores, len(gpus), mixed_precision, False, xla, devices)
         return cls(f"CPU ({cores} cores)", False, cores, towers or auto_towers(cores, batch_size),
                    False, True, xla)
 
@@ -105,7 +108,12 @@ class Device:
         return cls("portable", gpu=False, cores=1, towers=1, float16=False, blocked_conv=False)
 
     def describe(self) -> str:
-        return self.name + (f" × {self.towers} towers" if self.towers > 1 else "")
+        on = f" on {', '.join(self.tower_devices)}" if self.tower_devices else ""
+        return self.name + (f" × {self.towers} towers{on}" if self.towers > 1 else "")
+
+    def tower_device(self, tower: int) -> str | None:
+        """The device for tower `tower`'s ops (None: let TensorFlow place them)."""
+        return self.tower_devices[tower] if self.tower_devices else None
 
     def session_config(self):
         import tensorflow.compat.v1 as tf
