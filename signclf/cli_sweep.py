@@ -69,7 +69,7 @@ def _new_spec(config_path, space_path, overrides, trials, scheduler, cpus, gpus)
               help="Continue an interrupted sweep; finished trials are not run again.")
 @click.option("--committee", type=click.IntRange(2), metavar="K",
               help="At the end, evaluate the top K trials as a committee.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress goes to stderr).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress is on stderr).")
 @verbose_option
 @click.pass_context
 def sweep_command(ctx, config_path, space_path, trials, address, cpus_per_trial, gpus_per_trial, scheduler,
@@ -96,6 +96,10 @@ def sweep_command(ctx, config_path, space_path, trials, address, cpus_per_trial,
             raise ConfigError(f"{out}: folder exists and is not empty; continue that sweep with "
                               f"signclf sweep --resume {out}, or pick another --out DIR")
     _require_ray()
+    if address:
+        from signclf.sweep import check_reachable
+
+        check_reachable(address)
     from signclf.tensorflow_import import quiet_tensorflow
 
     quiet_tensorflow(verbose(ctx))

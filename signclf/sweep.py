@@ -17,6 +17,7 @@ import dataclasses
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def start_ray(address: str | None, log) -> bool:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if address:
-        _check_reachable(address)
+        check_reachable(address)
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError) as e:
@@ -137,7 +138,7 @@ def start_ray(address: str | None, log) -> bool:
     return True
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """An unreachable address fails in seconds with one line (Ray itself would retry for a minute)."""
     import socket
 
@@ -177,22 +178,28 @@ def _check_resources(spec: SweepSpec) -> None:
                       f"lower --cpus-per-trial / --gpus-per-trial")
 
 
-def _progress_callback(log):
+def _progress_callback():
     from ray import tune
 
     class ProgressLines(tune.Callback):
-        """One line per trial epoch and per trial end, instead of Ray Tune's status tables."""
+        """One line per trial epoch and per trial end on stderr, instead of Ray Tune's status tables.
+        (Ray Tune saves its callbacks with the experiment and a resumed sweep reuses them, so this
+        one holds nothing of the process that started the sweep.)"""
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            log(f"trial {trial.trial_id}: epoch {result['epoch']} valid acc {result['valid_acc']:.4f}")
+            _progress(f"trial {trial.trial_id}: epoch {result['epoch']} valid acc {result['valid_acc']:.4f}")
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            log(f"trial {trial.trial_id}: done")
+            _progress(f"trial {trial.trial_id}: done")
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            log(f"trial {trial.trial_id}: failed ({_error_line(trial)})")
+            _progress(f"trial {trial.trial_id}: failed ({_error_line(trial)})")
 
     return ProgressLines()
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _error_line(trial) -> str:
@@ -214,7 +221,7 @@ def _trainable(spec: SweepSpec, out: Path):
     return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
 
 
-def _tuner(spec: SweepSpec, out: Path, log):
+def _tuner(spec: SweepSpec, out: Path):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -228,10 +235,11 @@ def _tuner(spec: SweepSpec, out: Path, log):
                                   grace_period=max(1, spec.max_epochs // 5), reduction_factor=3)
     return tune.Tuner(
         _trainable(spec, out), param_space=to_tune(spec.space),
+        # reuse_actors: a worker that finished a trial takes the next, without importing TensorFlow again.
         tune_config=tune.TuneConfig(metric="valid_acc", mode="max", num_samples=spec.trials, scheduler=scheduler,
-                                    trial_dirname_creator=lambda trial: trial.trial_id),
+                                    reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(out), verbose=0, log_to_file=True,
-                                  callbacks=[_progress_callback(log)],
+                                  callbacks=[_progress_callback()],
                                   failure_config=tune.FailureConfig(max_failures=0)))
 
 
@@ -257,7 +265,7 @@ def run_sweep(spec: SweepSpec, out, address: str | None = None, resume: bool = F
                                        resume_unfinished=True, resume_errored=False)
         else:
             log(f"sweep of {len(spec.space)} key(s), {spec.trials} sample(s) into {out}")
-            tuner = _tuner(spec, out, log)
+            tuner = _tuner(spec, out)
         tuner.fit()
         return summarize(spec, out)
     finally:
