@@ -235,9 +235,10 @@ def _tuner(spec: SweepSpec, out: Path):
                                   grace_period=max(1, spec.max_epochs // 5), reduction_factor=3)
     return tune.Tuner(
         _trainable(spec, out), param_space=to_tune(spec.space),
-        # reuse_actors: a worker that finished a trial takes the next, without importing TensorFlow again.
+        # No reuse_actors: a reused worker must see its last trial's thread end within 2 s, and a
+        # busy machine misses that and fails the next trial; a fresh worker per trial costs only imports.
         tune_config=tune.TuneConfig(metric="valid_acc", mode="max", num_samples=spec.trials, scheduler=scheduler,
-                                    reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
+                                    trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(out), verbose=0, log_to_file=True,
                                   callbacks=[_progress_callback()],
                                   failure_config=tune.FailureConfig(max_failures=0)))
