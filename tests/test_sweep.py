@@ -1,18 +1,16 @@
 """Small real sweeps: Ray Tune on this machine (and a two-node local cluster) training tiny runs."""
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from conftest import tiny_overrides
-
-pytest.importorskip("ray.tune", reason="Ray Tune not installed: pip install 'signclf[sweep]'")
-
-from signclf import rundir  # noqa: E402
-from signclf.config import config_to_dict, load_config, resolve_paths  # noqa: E402
-from signclf.sweep import (  # noqa: E402
+from signclf import rundir
+from signclf.config import config_to_dict, load_config, resolve_paths
+from signclf.sweep import (
     BEST_FILE,
     CSV_FILE,
     JSON_FILE,
@@ -22,7 +20,10 @@ from signclf.sweep import (  # noqa: E402
     format_table,
     run_sweep,
 )
-from signclf.sweep_space import parse_space  # noqa: E402
+from signclf.sweep_space import parse_space
+
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="Ray Tune not installed: pip install 'signclf[sweep]'")
 
 
 def _spec(data_dir, space: dict, trials=1, scheduler="asha", **sets) -> SweepSpec:
@@ -35,6 +36,25 @@ def _quiet(line):
     pass
 
 
+def test_the_epoch_hook_a_trial_reports_through_can_stop_training_cleanly(tiny_data, tmp_path):
+    from signclf.train import train
+
+    seen = []
+
+    def on_epoch(row):
+        seen.append(row["epoch"])
+        return "stopped by the sweep (its scheduler, or the sweep stopping)" if row["epoch"] == 2 else None
+
+    run = train(load_config(None, tiny_overrides(tiny_data, **{"train.epochs": 4})), run_dir=tmp_path / "run",
+                log=_quiet, progress=False, on_epoch=on_epoch)
+    assert seen == [1, 2]
+    summary = rundir.read_summary(run)
+    assert (summary["status"], summary["epochs_completed"]) == ("stopped by the sweep (its scheduler, or the sweep "
+                                                                "stopping)", 2)
+    assert rundir.RunPaths(run).has_checkpoint()
+
+
+@needs_ray
 def test_a_small_asha_sweep_ranks_its_trials_marks_a_diverging_one_failed_and_writes_its_results(tiny_data,
                                                                                                       tmp_path):
     space = {"train.learning_rate": {"grid": [0.01, 0.0001, 1e30]}}  # 1e30: NaN at the second step
@@ -70,6 +90,7 @@ def test_a_small_asha_sweep_ranks_its_trials_marks_a_diverging_one_failed_and_wr
     assert scores["runs"] == [rows[0]["run"], rows[1]["run"]] and 0.5 < scores["valid_acc"] <= 1
 
 
+@needs_ray
 def test_a_two_node_cluster_runs_trials_on_both_nodes(tiny_data, tmp_path):
     import ray
     from ray.cluster_utils import Cluster
