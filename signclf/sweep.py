@@ -98,8 +98,9 @@ def _run_trial(params: dict, base: dict, out: str, cpus: float) -> None:
                 return "stopped by the sweep (its scheduler, or the sweep stopping)"
         return None
 
-    if rundir.read_summary(run).get("status", "").startswith(FINISHED) if run.is_dir() else False:
-        report(rundir.read_metrics(run)[-1])  # finished before Ray recorded it: say so again
+    status = rundir.read_summary(run).get("status", "") if run.is_dir() else ""
+    if status.startswith(FINISHED):
+        report(rundir.read_metrics(run)[-1])  # finished before Ray Tune saved that it had: say so again
     elif run.is_dir() and rundir.RunPaths(run).has_checkpoint():
         train(cfg, resume=run, progress=False, on_epoch=report)
     else:
@@ -250,13 +251,9 @@ def run_sweep(spec: SweepSpec, out, address: str | None = None, resume: bool = F
     from ray import tune
 
     out = Path(out).absolute()
-    if resume:
-        if not tune.Tuner.can_restore(str(out / RAY_DIR)):
-            raise ConfigError(f"--resume {out}: Ray Tune saved no experiment state there (the sweep never "
-                              f"started); start it again with signclf sweep --out {out}")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        spec.save(out)
+    if resume and not tune.Tuner.can_restore(str(out / RAY_DIR)):
+        raise ConfigError(f"--resume {out}: Ray Tune saved no experiment state there (the sweep never "
+                          f"started); remove the folder and start the sweep again")
     started = start_ray(address, log)
     try:
         _check_resources(spec)
@@ -265,6 +262,8 @@ def run_sweep(spec: SweepSpec, out, address: str | None = None, resume: bool = F
             tuner = tune.Tuner.restore(str(out / RAY_DIR), trainable=_trainable(spec, out),
                                        resume_unfinished=True, resume_errored=False)
         else:
+            out.mkdir(parents=True, exist_ok=True)  # only now: a sweep that cannot start leaves no folder
+            spec.save(out)
             log(f"sweep of {len(spec.space)} key(s), {spec.trials} sample(s) into {out}")
             tuner = _tuner(spec, out)
         tuner.fit()
