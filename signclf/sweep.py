@@ -134,7 +134,12 @@ def start_ray(address: str | None, log) -> bool:
                                f"`ray start --head` runs there, or leave out --address to sweep on this machine")
         log(f"joined the Ray cluster at {address}: {_resources_line()}")
     else:
-        ray.init(num_cpus=usable_cores(), **quiet)
+        try:
+            ray.init(num_cpus=usable_cores(), **quiet)
+        except Exception as e:  # Ray's start-up failures (e.g. a raylet that timed out) are plain Exceptions
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise SignclfError(f"Ray could not start on this machine ({first}); run the same command again "
+                               f"once the machine is less busy, or join a cluster with --address") from None
         log(f"started a local Ray: {_resources_line()}")
     return True
 
