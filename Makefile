@@ -16,7 +16,7 @@ install-gpu:
 	$(PYTHON) -m pip install -q -e ".[dev,gpu]"
 
 install-test:
-	$(PYTHON) -m pip install -q -e ".[dev,export,runtime,tflite]"
+	$(PYTHON) -m pip install -q -e ".[dev,export,runtime,tflite,sweep]"
 
 test: install-test
 	$(PYTHON) -m pytest -q

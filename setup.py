@@ -37,6 +37,9 @@ setup(
         "runtime": ["onnxruntime>=1.17"],
         # ... and the LiteRT interpreter (TensorFlow Lite's successor package) for the .tflite models.
         "tflite": ["ai-edge-litert>=1.2"],
+        # signclf sweep. Installing it leaves TensorFlow, protobuf and numpy as they are (pip install
+        # --dry-run with ray 2.60: it adds pandas, pyarrow, fsspec, msgpack, filelock, tensorboardX).
+        "sweep": ["ray[tune]>=2.9"],
     },
     entry_points={"console_scripts": ["signclf=signclf.cli:main"]},
 )

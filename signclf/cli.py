@@ -28,6 +28,7 @@ from signclf.cli_options import (
     verbose_option,
 )
 from signclf.cli_report import report_command, runs_command
+from signclf.cli_sweep import sweep_command
 from signclf.errors import SignclfError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
@@ -226,6 +227,7 @@ main.add_command(export_command)
 main.add_command(evaluate_command)
 main.add_command(report_command)
 main.add_command(runs_command)
+main.add_command(sweep_command)
 
 if __name__ == "__main__":
     main()

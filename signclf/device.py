@@ -13,10 +13,14 @@ import os
 from dataclasses import dataclass
 
 from signclf.config import TrainConfig
+from signclf.errors import ConfigError
 
 # Towers split a batch; each keeps at least this many images so its convolutions stay efficient.
 MIN_IMAGES_PER_TOWER = 32
 MAX_CPU_TOWERS = 8
+# Caps the cores a process uses: a sweep trial sets it to the CPUs Ray reserved for it, so trials
+# sharing a machine do not each run towers and thread pools for every core.
+CORES_ENV = "SIGNCLF_CPUS"
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,9 +33,15 @@ def gpu_names() -> tuple[str, ...]:
 
 def usable_cores() -> int:
     try:
-        return len(os.sched_getaffinity(0))  # what this process may use, not what the host has
+        cores = len(os.sched_getaffinity(0))  # what this process may use, not what the host has
     except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = os.environ.get(CORES_ENV, "").strip()
+    if not limit:
+        return cores
+    if not limit.isdigit() or int(limit) < 1:
+        raise ConfigError(f"{CORES_ENV}={limit}: expected a whole number of cores >= 1; unset it to use all")
+    return min(cores, int(limit))
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,6 +74,7 @@ class Device:
     float16: bool  # compute in float16 (weights stay float32)
     blocked_conv: bool  # run a narrow conv0 + 2×2 pool as one stride-2 convolution (model._conv_then_pool)
     xla: bool = False
+    tower_devices: tuple[str, ...] = ()  # where each tower runs ("/gpu:0", "/gpu:1"); empty = TensorFlow places
 
     @classmethod
     def detect(cls, *, towers: int = 0, batch_size: int = 128, mixed_precision: bool = False,
@@ -71,9 +82,11 @@ class Device:
         gpus = gpu_names()
         cores = usable_cores()
         if gpus:
-            # A GPU parallelises inside each op, and cuDNN handles narrow layers well: one tower,
-            # plain convolutions.
-            return cls(_gpu_description(gpus), True, cores, 1, mixed_precision, False, xla)
+            # A GPU parallelises inside each op, and cuDNN handles narrow layers well: plain
+            # convolutions, one tower per GPU (cifar10_multi_gpu_train's pattern: each GPU takes a
+            # slice of the batch, the weights are shared).
+            devices = tuple(f"/gpu:{i}" for i in range(len(gpus))) if len(gpus) > 1 else ()
+            return cls(_gpu_description(gpus), True, cores, len(gpus), mixed_precision, False, xla, devices)
         return cls(f"CPU ({cores} cores)", False, cores, towers or auto_towers(cores, batch_size),
                    False, True, xla)
 
@@ -95,7 +108,12 @@ class Device:
         return cls("portable", gpu=False, cores=1, towers=1, float16=False, blocked_conv=False)
 
     def describe(self) -> str:
-        return self.name + (f" × {self.towers} towers" if self.towers > 1 else "")
+        on = f" on {', '.join(self.tower_devices)}" if self.tower_devices else ""
+        return self.name + (f" × {self.towers} towers{on}" if self.towers > 1 else "")
+
+    def tower_device(self, tower: int) -> str | None:
+        """The device for tower `tower`'s ops (None: let TensorFlow place them)."""
+        return self.tower_devices[tower] if self.tower_devices else None
 
     def session_config(self):
         import tensorflow.compat.v1 as tf
@@ -105,7 +123,8 @@ class Device:
         if self.xla:
             config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
         if self.towers > 1:
-            # The towers run side by side (inter-op); each op gets its share of the cores (intra-op).
+            # The towers run side by side (inter-op) ...
             config.inter_op_parallelism_threads = self.towers
-            config.intra_op_parallelism_threads = max(1, self.cores // self.towers)
+        # ... and each op gets its share of the cores (intra-op): all of `cores` with one tower.
+        config.intra_op_parallelism_threads = max(1, self.cores // self.towers)
         return config

@@ -97,10 +97,13 @@ def _eval_tower(cfg: Config, stats: dict, num_classes: int, device: Device, ema=
         average = ema.average(var)
         return var if average is None else average  # batch-norm statistics are averages already
 
+    parts = []
     with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged if ema else None):
-        logits = tf.concat([build_logits(tf.cast(part, _compute_dtype(device)), cfg.model, num_classes, training=False,
-                                         input_stats=stats, blocked_conv=device.blocked_conv)
-                            for part in split_batch(images, device.towers)], axis=0)[:tf.shape(images)[0]]
+        for t, part in enumerate(split_batch(images, device.towers)):
+            with tf.device(device.tower_device(t)):
+                parts.append(build_logits(tf.cast(part, _compute_dtype(device)), cfg.model, num_classes,
+                                          training=False, input_stats=stats, blocked_conv=device.blocked_conv))
+    logits = tf.concat(parts, axis=0)[:tf.shape(images)[0]]
     tf.nn.softmax(logits, name="probabilities")
     return images, logits
 
@@ -131,11 +134,15 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
             update_ops = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
             x = tf.cast(tf.gather(train_images, index), tf.float32)
             y = tf.gather(train_labels, index)
-            if cfg.augment.enabled:
-                x, y = augment_batch(x, y, cfg.augment, seed, mirror_table)
-            tower_logits.append(build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
-                                             dropout_seed=seed + tf.constant([1, 0], tf.int64), input_stats=stats,
-                                             blocked_conv=device.blocked_conv))
+            # With several GPUs, tower t runs on GPU t; the weights, made by tower 0 under AUTO_REUSE,
+            # live on the first. One loss over the concatenated logits is the towers' losses weighted
+            # by their sizes, so its gradient is the towers' gradients averaged.
+            with tf.device(device.tower_device(t)):
+                if cfg.augment.enabled:
+                    x, y = augment_batch(x, y, cfg.augment, seed, mirror_table)
+                tower_logits.append(build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
+                                                 dropout_seed=seed + tf.constant([1, 0], tf.int64), input_stats=stats,
+                                                 blocked_conv=device.blocked_conv))
             tower_labels.append(y)
             if t > 0:
                 # Batch norm normalises each tower with its own batch statistics ("ghost" batches);
@@ -157,11 +164,12 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
         params = tf.trainable_variables("model")
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
             if compute_dtype == tf.float16:
-                grads = tf.gradients(total_loss * _LOSS_SCALE, params)
+                grads = tf.gradients(total_loss * _LOSS_SCALE, params, colocate_gradients_with_ops=True)
                 pairs = [(g / _LOSS_SCALE, v) for g, v in zip(grads, params)]
                 train_op = optimizer.apply_gradients(pairs, global_step=state.global_step)
             else:
-                train_op = optimizer.minimize(total_loss, global_step=state.global_step, var_list=params)
+                train_op = optimizer.minimize(total_loss, global_step=state.global_step, var_list=params,
+                                              colocate_gradients_with_ops=True)  # each tower's backward on its device
         ema = None
         if cfg.train.ema_decay > 0:
             # Polyak averaging: the average of the last few hundred steps' weights generalises better

@@ -92,8 +92,12 @@ def _load_data(cfg: Config, log) -> _Data:
                  prepare_images(valid_ds.images, cfg.preprocess, size), time.time() - t0)
 
 
-def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print, progress: bool = True) -> Path:
+def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print, progress: bool = True,
+          on_epoch=None) -> Path:
     """Train per `cfg`; returns the run directory. Raises SignclfError on user-facing problems.
+
+    `on_epoch(row)`, if given, is called with each epoch's metrics.csv row once the epoch is saved;
+    a non-empty string it returns stops training there, with that string as the run's status.
 
     A new run's folder is created (or, with `force`, an old run replaced) only once the data has
     loaded, so bad inputs change nothing on disk; a run that fails before its first checkpoint is
@@ -108,14 +112,15 @@ def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print
     if resume is not None:
         with rundir.resumed_run(resume) as run:
             _check_resumable(run, cfg, log)
-            return _train_into(run, cfg, device, _load_data(cfg, log), True, log, progress)
+            return _train_into(run, cfg, device, _load_data(cfg, log), True, log, progress, on_epoch)
     data = _load_data(cfg, log)
     protect = [cfg.data.train, cfg.data.valid, cfg.data.test, cfg.data.class_names, cfg.train.finetune_from]
     with rundir.new_run(cfg.name, run_dir, force, protect) as run:
-        return _train_into(run, cfg, device, data, False, log, progress)
+        return _train_into(run, cfg, device, data, False, log, progress, on_epoch)
 
 
-def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bool, log, progress: bool) -> Path:
+def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bool, log, progress: bool,
+                on_epoch=None) -> Path:
     import tensorflow.compat.v1 as tf
 
     from signclf.augment import gtsrb_mirror_table
@@ -160,7 +165,7 @@ def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bo
         log(f"model: {n_params:,} parameters; device: {device.describe()}; run: {run}")
         recorder = _Recorder(run, cfg, n_params, device, valid_n=len(valid_ds))
         try:
-            return _run_epochs(trainer, saver, recorder, data.valid_x, valid_ds.labels, log, progress)
+            return _run_epochs(trainer, saver, recorder, data.valid_x, valid_ds.labels, log, progress, on_epoch)
         finally:
             recorder.close()
 
@@ -226,7 +231,8 @@ def _progress_bar(first_step: int, trainer: Trainer, epoch: int, show: bool):
                         desc=f"epoch {epoch + 1}/{trainer.cfg.train.epochs}")
 
 
-def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, log, show_progress: bool) -> Path:
+def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, log, show_progress: bool,
+                on_epoch=None) -> Path:
     tc, run = trainer.cfg.train, recorder.run
     progress = trainer.read_progress()
     recorder.keep_epochs_up_to(progress.epoch)
@@ -282,6 +288,11 @@ def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, 
                 f"acc {float(row['train_acc']):.4f}  {validated}{best_mark}"
                 f"  lr {lr:.2e}  {int(row['images_per_s']):,} img/s  {time.time() - t0:.1f}s")
             recorder.summary(progress, "running")
+            stop = on_epoch(row) if on_epoch else None
+            if stop:
+                status = stop
+                log(status)
+                break
             if tc.early_stopping and progress.bad_epochs >= tc.early_stopping:
                 status = f"early stopping: no better valid accuracy for {tc.early_stopping} epochs"
                 log(status)

@@ -5,6 +5,7 @@ import pytest
 import signclf.device as device_module
 from signclf.config import load_config
 from signclf.device import Device, auto_towers
+from signclf.errors import ConfigError
 
 
 @pytest.fixture
@@ -34,11 +35,12 @@ def test_training_on_a_cpu_uses_towers_and_splits_the_threads(machine):
     assert device.describe() == "CPU (2 cores) × 2 towers"
 
 
-def test_one_tower_leaves_the_thread_pools_to_tensorflow(machine):
+def test_one_tower_gets_every_usable_core_for_its_ops(machine):
     machine(2)
     device = Device.for_training(load_config(None, ["train.batch_size=48"]).train)
     assert device.towers == 1 and device.describe() == "CPU (2 cores)"
-    assert device.session_config().intra_op_parallelism_threads == 0  # TensorFlow's default: all cores
+    config = device.session_config()
+    assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (2, 0)
 
 
 def test_an_explicit_tower_count_wins_on_a_cpu(machine):
@@ -81,3 +83,17 @@ def test_the_portable_device_is_the_same_everywhere(machine):
     machine(16, ["/physical_device:GPU:0"])
     device = Device.portable()
     assert (device.towers, device.float16, device.blocked_conv) == (1, False, False)
+
+
+def test_signclf_cpus_caps_the_cores_so_a_sweep_trial_uses_only_its_share(monkeypatch):
+    monkeypatch.setenv(device_module.CORES_ENV, "1")
+    monkeypatch.setattr(device_module, "gpu_names", lambda: [])
+    assert device_module.usable_cores() == 1
+    device = Device.for_training(load_config(None, ["train.batch_size=128"]).train)
+    assert (device.towers, device.session_config().intra_op_parallelism_threads) == (1, 1)
+
+
+def test_a_malformed_signclf_cpus_is_one_config_error(monkeypatch):
+    monkeypatch.setenv(device_module.CORES_ENV, "two")
+    with pytest.raises(ConfigError, match="SIGNCLF_CPUS=two: expected a whole number"):
+        device_module.usable_cores()

@@ -21,7 +21,7 @@ def test_every_config_key_has_a_comment():
 
 def test_every_command_is_documented():
     for command in ("train", "cv", "evaluate", "predict", "export", "data synth", "data download", "data summary",
-                    "data preview"):
+                    "data preview", "cv-score", "report", "runs", "sweep"):
         assert f"signclf {command}" in README, command
         assert CliRunner().invoke(main, command.split() + ["--help"]).exit_code == 0
 
