@@ -106,9 +106,10 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(tiny_dat
     space = _space(tmp_path, "model.l2: {grid: [0, 0.0001, 0.001]}\n")
     sweep = _sweep_process(["--space", space, *_sets(tiny_data, **{"train.epochs": 25}), "--scheduler", "none",
                             "--cpus-per-trial", "2", "--out", str(out)], tmp_path)
-    deadline = time.time() + 240
+    deadline = time.time() + 900  # a loaded machine is slow; a quiet one finishes a trial in seconds
     while not _finished_runs(out / "trials") and sweep.poll() is None and time.time() < deadline:
         time.sleep(0.2)
+    assert _finished_runs(out / "trials"), "no trial finished before the deadline"
     sweep.send_signal(signal.SIGINT)  # Ctrl-C once the first trial has finished
     stdout, stderr = sweep.communicate(timeout=120)
     assert sweep.returncode == SIGINT_EXIT, stderr
