@@ -29,7 +29,7 @@ from signclf.cli_options import (
 )
 from signclf.cli_report import report_command, runs_command
 from signclf.cli_sweep import sweep_command
-from signclf.errors import SignclfError
+from signclf.errors import ConfigError, SignclfError
 from signclf.progress import bar as progress_bar
 from signclf.tensorflow_import import import_tensorflow
 
@@ -103,6 +103,9 @@ def cv(ctx, config_path, overrides, folds, only, out, as_json, no_progress):
     from signclf.data.loading import check_data_paths
 
     cfg = load_config(config_path, overrides)
+    if cfg.train.final:
+        raise ConfigError("train.final trains without validation, so it cannot be cross-validated; "
+                          "cross-validate without it, then train the final model")
     if any(i >= folds for i in only):
         raise click.UsageError(f"--fold must be between 0 and {folds - 1} with --folds {folds}")
     check_data_paths(cfg)

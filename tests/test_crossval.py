@@ -122,3 +122,13 @@ def test_cv_score_rescores_the_last_epochs_and_forms_committees(tiny_data, tmp_p
     assert mixed.exit_code == 2 and "different fold counts" in mixed.output
     missing = CliRunner().invoke(main, ["cv-score", str(tmp_path)])
     assert missing.exit_code == 2 and "no cv.json; it is not a cross-validation folder" in missing.output
+
+
+def test_a_final_model_config_is_not_cross_validated(tiny_data, tmp_path):
+    args = ["cv", "--folds", "2", "--out", str(tmp_path / "cv")]
+    for o in tiny_overrides(tiny_data, **{"train.final": True}):
+        args += ["--set", o]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "train.final trains without validation, so it cannot be cross-validated" \
+        in result.output
+    assert not (tmp_path / "cv").exists()
