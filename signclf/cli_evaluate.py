@@ -144,7 +144,8 @@ def _evaluate_corruptions(ctx, runs, model, as_json, options) -> None:
         import_tensorflow(verbose(ctx))
         results, path = measure_runs(run_dirs, **options)
     click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
-    click.echo(f"wrote {path} in {time.perf_counter() - started:.0f} s", err=as_json)
+    seconds = f"{time.perf_counter() - started:.0f} s"
+    click.echo(f"wrote {path} in {seconds}" if path else f"scored in {seconds}", err=as_json)
 
 
 def _evaluate_runs(ctx, runs, split, data_path, batch_size, log, tta) -> dict:

@@ -132,16 +132,25 @@ def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "val
         key = f"{key}-tta{tta}"
     results.update(dataset=str(dataset.source), split=key, runs=[str(r) for r in sources], checkpoints=checkpoints,
                    checkpoint_notes=list(notes), tta=tta)
-    _save(out_dir, key, results, model.class_names)
+    _save(out_dir, key, results, model.class_names, log)
     return results
 
 
-def _save(out_dir: Path, key: str, results: dict, class_names) -> None:
-    """evaluation.json keeps one entry per evaluated dataset; confusion matrix as CSV and PNG."""
+def _save(out_dir: Path, key: str, results: dict, class_names, log) -> None:
+    """evaluation.json keeps one entry per evaluated dataset; confusion matrix as CSV and PNG.
+    A folder we may not write (a shipped, read-only bundle) costs the record, never the scores."""
+    from signclf.atomic import FileWriteError
+
     summary = {k: v for k, v in results.items() if k != "confusion_matrix"}
-    files = rundir.record_evaluation(out_dir, key, summary, _confusion_csv(results["confusion_matrix"], class_names))
-    plot_confusion(results["confusion_matrix"], class_names, files[2],
-                   f"{key}: accuracy {results['accuracy']:.4f} on {results['n']:,} images")
+    try:
+        files = rundir.record_evaluation(out_dir, key, summary,
+                                         _confusion_csv(results["confusion_matrix"], class_names))
+        plot_confusion(results["confusion_matrix"], class_names, files[2],
+                       f"{key}: accuracy {results['accuracy']:.4f} on {results['n']:,} images")
+    except FileWriteError as e:
+        log(f"note: the results are printed but not saved: {e}")
+        results["files"] = []
+        return
     results["files"] = [str(f) for f in files]
 
 
@@ -161,5 +170,6 @@ def format_report(results: dict, worst: int = 5, name_width: int = 40) -> str:
         name = cut_end(printable(c["name"]), name_width)
         lines.append(f"    {c['class_id']:{max(id_width, 3)}d} {name:{name_width}s} F1 {c['f1']:.3f}  "
                      f"P {c['precision']:.3f}  R {c['recall']:.3f}  n={c['support']:,}")
-    lines.append("  wrote " + ", ".join(printable(f) for f in results.get("files", [])))
+    if results.get("files"):
+        lines.append("  wrote " + ", ".join(printable(f) for f in results["files"]))
     return "\n".join(lines)

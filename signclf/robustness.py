@@ -83,10 +83,11 @@ def robustness_path(out_dir, committee: bool) -> Path:
 
 def measure(model, sources, out_dir, split: str = "valid", data_path=None, severities=SEVERITIES, seed: int = 0,
             names=None, batch_size: int = INFERENCE_BATCH_SIZE, committee: bool = False, log=print,
-            progress: bool = False) -> tuple[dict, Path]:
+            progress: bool = False) -> tuple[dict, Path | None]:
     """Load data.<split> of the model's config (or `data_path`), evaluate it under every corruption and
-    write the results into `out_dir`; (results, the file written)."""
-    from signclf.atomic import atomic_write_json
+    write the results into `out_dir`; (results, the file written, or None where the folder is read-only:
+    minutes of scoring are still printed)."""
+    from signclf.atomic import FileWriteError, atomic_write_json
     from signclf.data.loading import load_split
     from signclf.errors import DataError
 
@@ -98,10 +99,14 @@ def measure(model, sources, out_dir, split: str = "valid", data_path=None, sever
                                   progress)
     results = {"format": FORMAT, "split": split if data_path is None else Path(data_path).name,
                "dataset": str(dataset.source), "runs": [str(s) for s in sources], **scores}
-    return results, atomic_write_json(robustness_path(out_dir, committee), results)
+    try:
+        return results, atomic_write_json(robustness_path(out_dir, committee), results)
+    except FileWriteError as e:
+        log(f"note: the results are printed but not saved: {e}")
+        return results, None
 
 
-def measure_runs(run_dirs, **options) -> tuple[dict, Path]:
+def measure_runs(run_dirs, **options) -> tuple[dict, Path | None]:
     """`measure` for a run, or a committee of runs (results in the first run's folder)."""
     from signclf.inference import Committee
 
@@ -109,7 +114,7 @@ def measure_runs(run_dirs, **options) -> tuple[dict, Path]:
         return measure(model, run_dirs, Path(run_dirs[0]), committee=len(run_dirs) > 1, **options)
 
 
-def measure_bundle(model_path, **options) -> tuple[dict, Path]:
+def measure_bundle(model_path, **options) -> tuple[dict, Path | None]:
     """`measure` for an exported bundle (no TensorFlow); results in the bundle folder."""
     from signclf.runtime import open_model
 

@@ -227,18 +227,10 @@ def test_evaluate_hints_name_its_own_options(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A 1-epoch run on tiny data, shared by the signal tests."""
-    from conftest import make_dataset, write_pickle
+    from export_fixtures import train_tiny_run, write_tiny_data
 
     root = tmp_path_factory.mktemp("signals")
-    data = root / "tiny"
-    data.mkdir()
-    write_pickle(data / "train.p", *make_dataset(12, seed=1))
-    write_pickle(data / "valid.p", *make_dataset(4, seed=2))
-    names = "".join(f"{i},{n}\n" for i, n in enumerate(TINY_CLASSES))
-    (data / "signnames.csv").write_text("ClassId,SignName\n" + names)
-    result = invoke("train", *sets(data, **{"train.epochs": 1}), "--run", str(root / "runs" / "tiny"), "--no-progress")
-    assert result.exit_code == 0, result.output
-    return root / "runs" / "tiny"
+    return train_tiny_run(write_tiny_data(root / "tiny"), root / "runs" / "tiny")
 
 
 def temp_files(folder):

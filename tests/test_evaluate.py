@@ -114,16 +114,16 @@ def test_json_on_stdout_stays_json_when_the_readers_have_something_to_say(tiny_d
     assert "data.valid not set: validating on" in result.stderr
 
 
-def test_results_are_saved_through_the_run_directory_and_a_full_disk_is_one_line(tmp_path, monkeypatch):
+def test_results_are_saved_through_the_run_directory_and_a_full_disk_costs_the_record_not_the_scores(
+        tmp_path, monkeypatch):
     import errno
 
     from signclf import atomic
-    from signclf.errors import SignclfError
 
     labels = np.array([0, 1, 2, 2])
     results = metrics_from_probabilities(one_hot(labels), labels, NAMES)
     results.update(checkpoint_notes=["no usable best checkpoint (...); used the last one"])
-    evaluate._save(tmp_path, "valid", results, NAMES)
+    evaluate._save(tmp_path, "valid", results, NAMES, log=print)
     assert [p.rsplit("/", 1)[-1] for p in results["files"]] == ["evaluation.json", "confusion-valid.csv",
                                                                 "confusion-valid.png"]
     saved = json.loads((tmp_path / "evaluation.json").read_text())["valid"]
@@ -135,6 +135,9 @@ def test_results_are_saved_through_the_run_directory_and_a_full_disk_is_one_line
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "fsync", disk_full)
-    with pytest.raises(SignclfError, match=r"evaluation.json: cannot write \(No space left on device\)"):
-        evaluate._save(tmp_path, "test", results, NAMES)
+    lines = []
+    evaluate._save(tmp_path, "test", results, NAMES, log=lines.append)
+    assert lines == [f"note: the results are printed but not saved: {tmp_path / 'evaluation.json'}: cannot write "
+                     "(No space left on device); free some space and run the command again"]
+    assert results["files"] == [] and "wrote" not in format_report(dict(results_for(NAMES), files=[]))
     assert "test" not in json.loads((tmp_path / "evaluation.json").read_text())  # the old file is intact

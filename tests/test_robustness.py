@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import TINY_CLASSES, make_dataset, tiny_overrides, write_pickle
+from conftest import TINY_CLASSES, make_dataset, write_pickle
+from export_fixtures import train_tiny_run, write_tiny_data
 from signclf.cli import main
 from signclf.corruptions import CORRUPTIONS, corrupt
 from signclf.robustness import (
@@ -153,21 +154,35 @@ def test_measure_loads_the_split_and_writes_the_schema(tmp_path):
     assert results["dataset"].endswith("valid.p") and results["images"] == 8
 
 
+def test_a_read_only_folder_costs_the_file_not_the_scores(tmp_path, monkeypatch):
+    import errno
+
+    from signclf import atomic
+    from signclf.config import load_config
+
+    images, labels = make_dataset(2, seed=9)
+    write_pickle(tmp_path / "valid.p", images, labels)
+    write_class_names(tmp_path / "names.csv")
+    cfg = load_config(None, [f"data.valid={tmp_path / 'valid.p'}", "data.train=",
+                             f"data.class_names={tmp_path / 'names.csv'}"])
+
+    def read_only(fd):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic.os, "fsync", read_only)
+    lines = []
+    results, path = measure(FussyWithConfig(cfg, images, labels), ["bundle"], tmp_path, severities=[1],
+                            names=["fog"], log=lines.append)
+    assert path is None and results["images"] == 8 and list(results["corruptions"]) == ["fog"]
+    assert lines[-1].startswith("note: the results are printed but not saved: ") and "Read-only" in lines[-1]
+    assert not (tmp_path / "robustness.json").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A run trained for one epoch on four easy classes (valid.p beside train.p)."""
     root = tmp_path_factory.mktemp("robust")
-    data = root / "tiny"
-    data.mkdir()
-    write_pickle(data / "train.p", *make_dataset(24, seed=1))
-    write_pickle(data / "valid.p", *make_dataset(8, seed=2))
-    write_class_names(data / "signnames.csv")
-    sets = [a for o in tiny_overrides(data, **{"data.train": data, "data.valid": "", "train.epochs": 1})
-            for a in ("--set", o)]
-    run = root / "run"
-    result = CliRunner().invoke(main, ["train", *sets, "--run", str(run), "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return run
+    return train_tiny_run(write_tiny_data(root / "tiny"), root / "run")
 
 
 def test_cli_corruptions_json_covers_all_15_by_5_cells_and_matches_the_file(tiny_run):
