@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -92,6 +93,28 @@ def shareable_dir(path) -> Path:
     """Give a folder made by tempfile.mkdtemp (mode 0700) the mode `mkdir` would have given it."""
     os.chmod(path, DIR_MODE)
     return Path(path)
+
+
+def replace_folder(built, target) -> Path:
+    """Put folder `built` at `target` by renames alone (same file system): readers see the old folder
+    or the new, never half of one. An old `target` is deleted only once the new one is in place, and
+    put back if the second rename fails."""
+    built, target = Path(built), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.replace(built, target)
+        return target
+    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    try:
+        os.replace(target, trash / "previous")
+        try:
+            os.replace(built, target)
+        except OSError:
+            os.replace(trash / "previous", target)
+            raise
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+    return target
 
 
 def remove_stale_temps(folder, names=None) -> list[Path]:

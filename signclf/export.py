@@ -14,7 +14,6 @@ interrupted export leaves no half bundle.
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import shutil
 import tempfile
@@ -24,7 +23,13 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from signclf import __version__, rundir
-from signclf.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, shareable_dir
+from signclf.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    replace_folder,
+    shareable_dir,
+)
 from signclf.bundle import BUNDLE_FORMAT, CONFIG, FILES, METADATA, check_destination, require, sha256
 from signclf.config import config_to_yaml
 from signclf.device import Device
@@ -185,7 +190,7 @@ def export(run_dirs, out, formats, force: bool = False, log=print, before_publis
         atomic_write_json(work / METADATA, _metadata(run_dirs, members, formats, work))
         if before_publish is not None:
             before_publish(work)
-        _move_into_place(work, out)
+        replace_folder(work, out)  # an old `out` (only with --force) goes only once the new one is there
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -219,14 +224,3 @@ def _metadata(run_dirs, members, formats, work: Path) -> dict:
         "config_sha256": sha256(work / CONFIG),
         "versions": _versions(),
     }
-
-
-def _move_into_place(work: Path, out: Path) -> None:
-    """Rename the finished bundle to `out`; an old `out` (only with --force) goes only once the new one is there."""
-    if not out.exists():
-        os.replace(work, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    os.replace(out, old / "bundle")
-    os.replace(work, out)
-    shutil.rmtree(old, ignore_errors=True)

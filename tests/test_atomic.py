@@ -6,7 +6,14 @@ import sys
 import pytest
 
 from signclf import atomic
-from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text, remove_stale_temps, shareable_dir
+from signclf.atomic import (
+    atomic_write,
+    atomic_write_json,
+    atomic_write_text,
+    remove_stale_temps,
+    replace_folder,
+    shareable_dir,
+)
 
 
 def write_under_umask(tmp_path, umask: int) -> dict:
@@ -114,3 +121,36 @@ def test_stale_temps_can_be_limited_to_some_files(tmp_path):
     removed = remove_stale_temps(tmp_path, ["metrics.csv", "summary.json"])
     assert [p.name for p in removed] == [".metrics.csv.a1.tmp", ".summary.json.b2.tmp"]
     assert [p.name for p in tmp_path.iterdir()] == [".evaluation.json.c3.tmp"]  # an evaluate may be writing it
+
+
+def folder(path, **files):
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
+def test_replace_folder_puts_a_new_folder_in_place_and_drops_the_old_one_only_after(tmp_path):
+    target = tmp_path / "out" / "bundle"
+    replace_folder(folder(tmp_path / ".work1", a="first"), target)  # the parent is made
+    assert [p.name for p in target.iterdir()] == ["a"] and not (tmp_path / ".work1").exists()
+    replace_folder(folder(tmp_path / "out" / ".work2", b="second"), target)
+    assert [p.name for p in target.iterdir()] == ["b"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["bundle"]  # no .old or work folder left
+
+
+def test_replace_folder_puts_the_old_folder_back_when_the_new_one_cannot_move_in(tmp_path, monkeypatch):
+    target = folder(tmp_path / "bundle", a="keep me")
+    built = folder(tmp_path / ".work", b="new")
+    real_replace = os.replace
+
+    def second_rename_fails(src, dst):
+        if str(src) == str(built):
+            raise OSError(18, "Invalid cross-device link")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", second_rename_fails)
+    with pytest.raises(OSError):
+        replace_folder(built, target)
+    assert (target / "a").read_text() == "keep me" and (built / "b").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".work", "bundle"]

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from export_fixtures import train_tiny_run, write_tiny_data
 
 from conftest import TINY_CLASSES, make_dataset, write_pickle
-from export_fixtures import train_tiny_run, write_tiny_data
 from signclf.cli import main
 from signclf.corruptions import CORRUPTIONS, corrupt
 from signclf.robustness import (

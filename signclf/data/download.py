@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
-from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text
+from signclf.atomic import atomic_write, atomic_write_json, atomic_write_text, replace_folder
 from signclf.data import gtsrb_archive
 from signclf.data.gtsrb import TEST_CSV
 from signclf.errors import DataError, SignclfError
@@ -250,14 +250,6 @@ def _mark_unpacked(archives) -> None:
     atomic_write_text(archives[0].with_name(archives[0].name + ".extracted"), _stamp(archives))
 
 
-def _swap_in(built: Path, target: Path, scratch: Path) -> None:
-    """Put folder `built` at `target` by renames alone: readers see the old part or the new, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        os.replace(target, scratch / "previous")  # deleted with the scratch folder
-    os.replace(built, target)
-
-
 def _unpack_part(dest: Path, part: str, archives: list[Path], build: Callable[[Path], Path]) -> None:
     """Make DEST/part from `archives` unless these same files were unpacked there already.
 
@@ -270,7 +262,7 @@ def _unpack_part(dest: Path, part: str, archives: list[Path], build: Callable[[P
     _say(f"{archives[0].name}: extracting into {target}")
     scratch = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=dest))
     try:
-        _swap_in(build(scratch), target, scratch)
+        replace_folder(build(scratch), target)
     except SignclfError:
         raise
     except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as e:
