@@ -133,6 +133,17 @@ def _radial_gain(x, strength):
     return 1.0 + _per_image(strength) * ramp
 
 
+def _veil(x, opacity, seed):
+    """Blend each image towards a smooth bright layer (a 4×4 grid of random levels, bilinearly
+    enlarged): milky, low-contrast, uneven like fog or frost on glass, unlike a uniform contrast cut."""
+    n, h, w = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2])
+    coarse = _uniform([n, 4, 4, 1], seed, 16, 0.5, 1.0)
+    level = _per_image(_uniform([n], seed, 17, 180.0, 255.0))
+    layer = tf.image.resize_bilinear(coarse, [h, w], align_corners=True) * level
+    alpha = _per_image(_uniform([n], seed, 18, 0.0, opacity))
+    return (1 - alpha) * x + alpha * layer
+
+
 def _per_image(values):
     return tf.reshape(values, [-1, 1, 1, 1])
 
@@ -168,6 +179,8 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
         x = x * _radial_gain(x, _uniform([n], seed, 14, -1.0, 1.0) * cfg.backlight)
     if cfg.invert_prob > 0:
         x = tf.where(_uniform([n], seed, 15, 0.0, 1.0) < cfg.invert_prob, 255.0 - x, x)
+    if cfg.haze:
+        x = _veil(x, cfg.haze, seed)
     if cfg.blur_prob > 0 and cfg.blur_sigma > 0:
         blur = _uniform([n], seed, 12, 0.0, 1.0) < cfg.blur_prob
         x = tf.where(blur, _gaussian_blur(x, cfg.blur_sigma), x)

@@ -74,6 +74,7 @@ class AugmentConfig:
     noise: float = 0.0  # std of additive Gaussian noise, fraction of full range
     backlight: float = 0.0  # max strength of a radial light falloff: sign darker (or brighter) than its surround
     invert_prob: float = 0.0  # probability of inverting intensities (a backlit sign is dark on a bright sky)
+    haze: float = 0.0  # max opacity of a smooth bright veil over the image (fog, a frosted or dirty windscreen)
     mirror_prob: float = 0.0  # class-aware flips: a sign becomes its mirror class (e.g. turn left ↔ right)
 
 
@@ -267,6 +268,8 @@ def _validate(cfg: Config, where: str) -> None:
     for name in ("blur_prob", "mirror_prob"):
         if getattr(cfg.augment, name) > 1:
             raise ConfigError(f"{where}: augment.{name} is a probability and must be <= 1")
+    if cfg.augment.haze >= 1:
+        raise ConfigError(f"{where}: augment.haze is an opacity and must be < 1 (1 would hide the sign)")
     if cfg.data.folds and not 0 <= cfg.data.fold < cfg.data.folds:
         raise ConfigError(f"{where}: data.fold must be between 0 and {cfg.data.folds - 1} "
                           f"(data.folds={cfg.data.folds}), got {cfg.data.fold}")

@@ -107,6 +107,19 @@ def test_invert_prob_inverts_whole_images_only():
     assert 16 <= inverted.sum() <= 48
 
 
+def test_haze_lays_a_smooth_bright_veil_of_bounded_opacity():
+    black = np.zeros((64, 32, 32, 1), np.uint8)
+    out, _ = run_augment(black, np.zeros(64), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, haze=0.5))
+    # over black the veil is alpha·layer: alpha ≤ 0.5 and the layer between 0.5·180 and 255 levels
+    assert out.min() >= 0 and out.max() <= 0.5 * 255 + 1e-3
+    assert (out.mean(axis=(1, 2, 3)) > 40).any() and (out.mean(axis=(1, 2, 3)) < 15).any()  # opacities vary
+    steps = np.abs(np.diff(out, axis=2)).max()  # smooth: neighbours differ by a fraction of the image's range
+    assert 0 < steps < 0.1 * out.max()
+    rgb = np.full((4, 32, 32, 3), 30, np.uint8)
+    veiled, _ = run_augment(rgb, np.zeros(4), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, haze=0.5))
+    np.testing.assert_allclose(veiled[..., 0], veiled[..., 2], atol=1e-3)  # a white veil: no colour cast
+
+
 def test_class_aware_mirror_relabels_only_mirrorable_signs():
     table = gtsrb_mirror_table(43)
     assert table[33] == 34 and table[34] == 33 and table[13] == 13 and table[1] == -1  # "30 km/h" has no mirror

@@ -60,6 +60,8 @@ def test_overrides_with_types_and_list_index(tmp_path):
     ("model:\n  conv: [{kernel: 5, depth: 6, pool: 8}, {kernel: 5, depth: 16, pool: 8}]\n", "model.conv", "nothing"),
     ("model:\n  conv: [{kernel: 5, depht: 6}]\n", "model.conv.0.depht", "did you mean"),
     ("augment:\n  enabled: yes please\n", "augment.enabled", "must be bool"),
+    ("augment:\n  haze: 1.0\n", "augment.haze", "must be < 1"),
+    ("augment:\n  haze: -0.1\n", "augment.haze", ">= 0"),
 ])
 def test_bad_values_name_file_and_key(tmp_path, text, key, words):
     p = write(tmp_path, text)
