@@ -116,7 +116,7 @@ def cv(ctx, config_path, overrides, folds, only, out, as_json, no_progress):
     log = (lambda *a: None) if as_json else print
     run_folds(cfg, out, folds, only=only, log=log, progress=show_progress(no_progress))
     result = summarize(out, folds)
-    click.echo(json.dumps(result, indent=2) if as_json else format_summary(result, out, config_path))
+    click.echo(json.dumps(result, indent=2) if as_json else format_summary(result, out, config_path, overrides))
 
 
 @main.command("cv-score")

@@ -132,7 +132,19 @@ def _cv_folds(cv_dir) -> int:
     return int(rundir.read_json(path)["folds"])
 
 
-def format_summary(result: dict, out, config_path: str | None = None) -> str:
+def final_model_command(config_path: str | None, overrides, epochs: int) -> str:
+    """The train command for the cross-validated config on all the data: the same --config and --set
+    (so a tuned variant is the one trained), its epoch count from the folds."""
+    import shlex
+
+    kept = [o for o in overrides if o.split("=", 1)[0].strip() not in ("train.epochs", "train.final")]
+    words = ["signclf", "train"] + (["--config", config_path] if config_path else [])
+    for item in [*kept, "train.final=true", f"train.epochs={epochs}"]:
+        words += ["--set", item]
+    return shlex.join(words)
+
+
+def format_summary(result: dict, out, config_path: str | None = None, overrides=()) -> str:
     lines = [f"cross-validation, {result['folds']} track-disjoint folds ({result['completed']} trained):",
              f"  {'fold':>4}  {'final acc':>9}  {'best acc':>8}  {'best epoch':>10}  {'epochs':>6}  {'wall s':>7}"]
     for r in result["per_fold"]:
@@ -144,8 +156,7 @@ def format_summary(result: dict, out, config_path: str | None = None) -> str:
         lines.append(f"  mean  {final['mean']:.4f} ± {final['sd']:.4f} after the last epoch "
                      f"(best epoch: {best['mean']:.4f} ± {best['sd']:.4f}, chosen on the fold itself)")
         lines.append(f"  epochs for a final model: {result['best_mean_epoch']} (best mean accuracy over folds)")
-        config = f"--config {config_path} " if config_path else ""
-        lines.append(f"  final model on all the data: signclf train {config}--set train.final=true "
-                     f"--set train.epochs={result['best_mean_epoch']}")
+        lines.append("  final model on all the data: " + final_model_command(config_path, overrides,
+                                                                            result["best_mean_epoch"]))
     lines.append(f"  wrote {Path(out) / CV_FILE}")
     return "\n".join(lines)

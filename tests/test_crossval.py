@@ -68,6 +68,11 @@ def test_summary_reports_mean_sd_and_the_epoch_count_for_a_final_model(tmp_path)
     assert result["best_mean_epoch"] == 3  # mean 0.85 at epoch 3 beats 0.8 at epoch 2
     text = format_summary(result, tmp_path)
     assert "mean  0.8500 ± 0.0707 after the last epoch" in text and "final model: 3" in text
+    assert "on all the data: signclf train --set train.final=true --set train.epochs=3\n" in text
+    # the printed command trains the variant that was cross-validated, with the folds' epoch count
+    tuned = format_summary(result, tmp_path, "my configs/best.yaml", ["augment.noise=0.04", "train.epochs=40"])
+    assert ("on all the data: signclf train --config 'my configs/best.yaml' --set augment.noise=0.04 "
+            "--set train.final=true --set train.epochs=3\n") in tuned
 
 
 def test_a_fold_runs_validation_is_its_fold_even_with_data_valid_set(tiny_data):
