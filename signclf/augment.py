@@ -186,4 +186,9 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
         x = tf.where(blur, _gaussian_blur(x, cfg.blur_sigma), x)
     if cfg.noise:
         x = x + tf.random.stateless_normal(tf.shape(x), seed=seed + [0, 13]) * (cfg.noise * 255)
+    if cfg.noise_max:
+        # One std per image: the batch mixes clean and very noisy images, where a fixed std would
+        # make every image equally noisy and cost accuracy on clean ones.
+        std = _per_image(_uniform([n], seed, 19, 0.0, cfg.noise_max * 255))
+        x = x + tf.random.stateless_normal(tf.shape(x), seed=seed + [0, 21]) * std
     return tf.clip_by_value(x, 0.0, 255.0), labels

@@ -72,6 +72,7 @@ class AugmentConfig:
     blur_prob: float = 0.0  # probability of a Gaussian blur
     blur_sigma: float = 1.0  # its sigma in pixels
     noise: float = 0.0  # std of additive Gaussian noise, fraction of full range
+    noise_max: float = 0.0  # more Gaussian noise, its std drawn per image in [0, noise_max]: clean to very noisy
     backlight: float = 0.0  # max strength of a radial light falloff: sign darker (or brighter) than its surround
     invert_prob: float = 0.0  # probability of inverting intensities (a backlit sign is dark on a bright sky)
     haze: float = 0.0  # max opacity of a smooth bright veil over the image (fog, a frosted or dirty windscreen)

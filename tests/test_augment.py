@@ -120,6 +120,15 @@ def test_haze_lays_a_smooth_bright_veil_of_bounded_opacity():
     np.testing.assert_allclose(veiled[..., 0], veiled[..., 2], atol=1e-3)  # a white veil: no colour cast
 
 
+def test_noise_max_draws_one_std_per_image_up_to_the_maximum():
+    gray = np.full((200, 32, 32, 1), 128, np.uint8)
+    out, _ = run_augment(gray, np.zeros(200), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, noise_max=0.1))
+    stds = out.std(axis=(1, 2, 3)) / 255
+    assert stds.max() <= 0.1 * 1.15 and stds.min() < 0.01  # from almost clean ...
+    assert stds.max() > 0.08 and 0.04 < stds.mean() < 0.06  # ... to the maximum, uniformly
+    assert abs(out.mean() - 128) < 1
+
+
 def test_class_aware_mirror_relabels_only_mirrorable_signs():
     table = gtsrb_mirror_table(43)
     assert table[33] == 34 and table[34] == 33 and table[13] == 13 and table[1] == -1  # "30 km/h" has no mirror
