@@ -87,7 +87,8 @@ class Device:
             # slice of the batch, the weights are shared).
             devices = tuple(f"/gpu:{i}" for i in range(len(gpus))) if len(gpus) > 1 else ()
             return cls(_gpu_description(gpus), True, cores, len(gpus), mixed_precision, False, xla, devices)
-        return cls(f"CPU ({cores} cores)", False, cores, towers or auto_towers(cores, batch_size),
+        plural = "s" if cores != 1 else ""
+        return cls(f"CPU ({cores} core{plural})", False, cores, towers or auto_towers(cores, batch_size),
                    False, True, xla)
 
     @classmethod

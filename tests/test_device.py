@@ -39,6 +39,8 @@ def test_one_tower_gets_every_usable_core_for_its_ops(machine):
     machine(2)
     device = Device.for_training(load_config(None, ["train.batch_size=48"]).train)
     assert device.towers == 1 and device.describe() == "CPU (2 cores)"
+    machine(1)
+    assert Device.for_training(load_config(None, []).train).describe() == "CPU (1 core)"
     config = device.session_config()
     assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (2, 0)
 
