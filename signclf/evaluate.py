@@ -142,16 +142,18 @@ def _save(out_dir: Path, key: str, results: dict, class_names, log) -> None:
     from signclf.atomic import FileWriteError
 
     summary = {k: v for k, v in results.items() if k != "confusion_matrix"}
+    results["files"] = []
     try:
         files = rundir.record_evaluation(out_dir, key, summary,
                                          _confusion_csv(results["confusion_matrix"], class_names))
+        results["files"] = [str(f) for f in files[:2]]
         plot_confusion(results["confusion_matrix"], class_names, files[2],
                        f"{key}: accuracy {results['accuracy']:.4f} on {results['n']:,} images")
+        results["files"].append(str(files[2]))
     except FileWriteError as e:
-        log(f"note: the results are printed but not saved: {e}")
-        results["files"] = []
-        return
-    results["files"] = [str(f) for f in files]
+        saved = f" (saved: {', '.join(Path(f).name for f in results['files'])})" if results["files"] else ""
+        log(f"note: the results are printed but not all saved{saved}: {e}" if saved
+            else f"note: the results are printed but not saved: {e}")
 
 
 def format_report(results: dict, worst: int = 5, name_width: int = 40) -> str:

@@ -141,3 +141,21 @@ def test_results_are_saved_through_the_run_directory_and_a_full_disk_costs_the_r
                      "(No space left on device); free some space and run the command again"]
     assert results["files"] == [] and "wrote" not in format_report(dict(results_for(NAMES), files=[]))
     assert "test" not in json.loads((tmp_path / "evaluation.json").read_text())  # the old file is intact
+
+
+def test_a_picture_that_cannot_be_written_still_reports_the_files_that_were(tmp_path, monkeypatch):
+    from signclf.atomic import FileWriteError
+
+    labels = np.array([0, 1, 2, 2])
+    results = metrics_from_probabilities(one_hot(labels), labels, NAMES)
+
+    def no_picture(*args):
+        raise FileWriteError(tmp_path / "confusion-valid.png", OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(evaluate, "plot_confusion", no_picture)
+    lines = []
+    evaluate._save(tmp_path, "valid", results, NAMES, log=lines.append)
+    assert [p.rsplit("/", 1)[-1] for p in results["files"]] == ["evaluation.json", "confusion-valid.csv"]
+    assert lines[0].startswith("note: the results are printed but not all saved "
+                               "(saved: evaluation.json, confusion-valid.csv): ")
+    assert "valid" in json.loads((tmp_path / "evaluation.json").read_text())
