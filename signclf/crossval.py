@@ -86,12 +86,33 @@ def summarize(out, folds: int) -> dict:
     if done:
         result["final_valid_acc"] = _mean_sd([r["final_valid_acc"] for r in done])
         result["best_valid_acc"] = _mean_sd([r["best_valid_acc"] for r in done])
-        # The epoch count a final model on all the data should train for: best on average over folds.
         depth = min(len(r["valid_acc_by_epoch"]) for r in done)
         by_epoch = [statistics.fmean(r["valid_acc_by_epoch"][e] for r in done) for e in range(depth)]
         result["best_mean_epoch"] = by_epoch.index(max(by_epoch)) + 1
+        result["final_epochs"], result["final_epochs_why"] = _final_epochs(Path(done[0]["run"]),
+                                                                           result["best_mean_epoch"])
     atomic_write_json(Path(out) / CV_FILE, result)
     return result
+
+
+def _final_epochs(fold_run: Path, best_mean_epoch: int) -> tuple[int, str]:
+    """The epoch count a final model on all the data should train for, and why.
+
+    A cosine schedule's shape depends on its length: epoch 28 of a 45-epoch cosine still has a
+    large learning rate, which a 28-epoch run never reaches again, so stopping at the best epoch
+    cannot be reproduced. Such a schedule keeps its full length, the one the folds' mean measured.
+    Other schedules depend on the epoch alone, so the best epoch on average over folds carries over."""
+    from signclf.config import load_config
+    from signclf.errors import SignclfError
+
+    try:
+        train = load_config(fold_run / "config.yaml").train
+    except SignclfError:  # a fold folder without its config: fall back on the epochs alone
+        return best_mean_epoch, "best mean accuracy over folds"
+    if train.lr_schedule == "cosine":
+        return train.epochs, (f"the folds' cosine schedule in full; stopped at the best mean epoch, "
+                              f"{best_mean_epoch}, it could not be rerun as a shorter cosine")
+    return best_mean_epoch, "best mean accuracy over folds"
 
 
 def score(cv_dirs, tta: int = 1, log=print) -> dict:
@@ -155,8 +176,9 @@ def format_summary(result: dict, out, config_path: str | None = None, overrides=
         final, best = result["final_valid_acc"], result["best_valid_acc"]
         lines.append(f"  mean  {final['mean']:.4f} ± {final['sd']:.4f} after the last epoch "
                      f"(best epoch: {best['mean']:.4f} ± {best['sd']:.4f}, chosen on the fold itself)")
-        lines.append(f"  epochs for a final model: {result['best_mean_epoch']} (best mean accuracy over folds)")
-        lines.append("  final model on all the data: " + final_model_command(config_path, overrides,
-                                                                            result["best_mean_epoch"]))
+        epochs = result.get("final_epochs", result["best_mean_epoch"])
+        why = result.get("final_epochs_why", "best mean accuracy over folds")
+        lines.append(f"  epochs for a final model: {epochs} ({why})")
+        lines.append("  final model on all the data: " + final_model_command(config_path, overrides, epochs))
     lines.append(f"  wrote {Path(out) / CV_FILE}")
     return "\n".join(lines)

@@ -75,6 +75,25 @@ def test_summary_reports_mean_sd_and_the_epoch_count_for_a_final_model(tmp_path)
             "--set train.final=true --set train.epochs=3\n") in tuned
 
 
+@pytest.mark.parametrize("schedule, epochs", [("cosine", 4), ("constant", 2)])
+def test_a_cosine_schedule_keeps_its_full_length_for_the_final_model(tmp_path, schedule, epochs):
+    """Epoch 2 of a 4-epoch cosine cannot be rerun as a 2-epoch cosine; a constant rate can."""
+    from signclf.rundir import write_config, write_metrics, write_summary
+
+    cfg = load_config(None, [f"train.lr_schedule={schedule}", "train.epochs=4"])
+    for fold in range(2):
+        run = fold_dir(tmp_path, fold)
+        run.mkdir(parents=True)
+        write_config(run, cfg)
+        write_metrics(run, [{"epoch": e + 1, "valid_acc": a} for e, a in enumerate([0.5, 0.9, 0.8, 0.85])])
+        write_summary(run, {"status": "completed", "best_valid_acc": 0.9, "best_epoch": 2, "wall_time_s": 1})
+    result = summarize(tmp_path, 2)
+    assert result["best_mean_epoch"] == 2 and result["final_epochs"] == epochs
+    text = format_summary(result, tmp_path, "c.yaml", ["train.epochs=4"])
+    assert f"epochs for a final model: {epochs} (" in text
+    assert text.count("train.epochs=") == 1 and f"--set train.epochs={epochs}\n" in text
+
+
 def test_a_fold_runs_validation_is_its_fold_even_with_data_valid_set(tiny_data):
     from signclf.data.loading import load_split, split_source
 
