@@ -176,9 +176,8 @@ def format_summary(result: dict, out, config_path: str | None = None, overrides=
         final, best = result["final_valid_acc"], result["best_valid_acc"]
         lines.append(f"  mean  {final['mean']:.4f} ± {final['sd']:.4f} after the last epoch "
                      f"(best epoch: {best['mean']:.4f} ± {best['sd']:.4f}, chosen on the fold itself)")
-        epochs = result.get("final_epochs", result["best_mean_epoch"])
-        why = result.get("final_epochs_why", "best mean accuracy over folds")
-        lines.append(f"  epochs for a final model: {epochs} ({why})")
-        lines.append("  final model on all the data: " + final_model_command(config_path, overrides, epochs))
+        lines.append(f"  epochs for a final model: {result['final_epochs']} ({result['final_epochs_why']})")
+        lines.append("  final model on all the data: " + final_model_command(config_path, overrides,
+                                                                            result["final_epochs"]))
     lines.append(f"  wrote {Path(out) / CV_FILE}")
     return "\n".join(lines)

@@ -151,9 +151,11 @@ def _save(out_dir: Path, key: str, results: dict, class_names, log) -> None:
                        f"{key}: accuracy {results['accuracy']:.4f} on {results['n']:,} images")
         results["files"].append(str(files[2]))
     except FileWriteError as e:
-        saved = f" (saved: {', '.join(Path(f).name for f in results['files'])})" if results["files"] else ""
-        log(f"note: the results are printed but not all saved{saved}: {e}" if saved
-            else f"note: the results are printed but not saved: {e}")
+        if results["files"]:
+            saved = ", ".join(Path(f).name for f in results["files"])
+            log(f"note: the results are printed but not all saved (saved: {saved}): {e}")
+        else:
+            log(f"note: the results are printed but not saved: {e}")
 
 
 def format_report(results: dict, worst: int = 5, name_width: int = 40) -> str:
