@@ -106,7 +106,7 @@ def _final_epochs(fold_run: Path, best_mean_epoch: int) -> tuple[int, str]:
     from signclf.errors import SignclfError
 
     try:
-        train = load_config(fold_run / "config.yaml").train
+        train = load_config(rundir.RunPaths(fold_run).config).train
     except SignclfError:  # a fold folder without its config: fall back on the epochs alone
         return best_mean_epoch, "best mean accuracy over folds"
     if train.lr_schedule == "cosine":
