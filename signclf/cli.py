@@ -156,20 +156,20 @@ def cv_score(ctx, cv_dirs, tta, as_json):
 @no_progress_option
 @verbose_option
 @click.pass_context
-def predict(ctx, paths, runs, top_k, as_json, jsonl, model, batch_size, tta, no_progress):
+def predict(ctx, paths, runs, top_k, as_json, jsonl, models, batch_size, tta, no_progress):
     """Name the traffic sign in image files or folders (PNG, JPEG, PPM, BMP, any size)."""
     if as_json and jsonl:
         raise click.UsageError("--json and --jsonl are exclusive: pick one output format")
-    if model and runs:
-        raise click.UsageError("--model and --run are exclusive: predict with a bundle or with runs")
+    if models and runs:
+        raise click.UsageError("--model and --run are exclusive: predict with bundles or with runs")
     from signclf.tta import with_tta
 
     with stop_on_signals("predict"):
-        if model:
-            from signclf.runtime import open_model
+        if models:
+            from signclf.runtime import open_models
 
             def open_committee():
-                return with_tta(open_model(model), tta)
+                return with_tta(open_models(models), tta)
         else:
             from signclf.rundir import resolve_run
 

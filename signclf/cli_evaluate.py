@@ -85,14 +85,14 @@ def _corruption_names(ctx, param, values) -> list[str]:
 @no_progress_option
 @verbose_option
 @click.pass_context
-def evaluate_command(ctx, runs, split, data_path, model, batch_size, tta, as_json, corruptions, severities,
+def evaluate_command(ctx, runs, split, data_path, models, batch_size, tta, as_json, corruptions, severities,
                      corruption_names, seed, no_progress):
     """Accuracy, top-5, per-class P/R/F1 and a confusion matrix (CSV + PNG) for a trained run;
     with --corruptions, its accuracy under noise, blur, weather and digital corruptions."""
     from signclf.evaluate import format_report
 
-    if model and runs:
-        raise click.UsageError("--model and --run are exclusive: evaluate a bundle or runs")
+    if models and runs:
+        raise click.UsageError("--model and --run are exclusive: evaluate bundles or runs")
     progress = show_progress(no_progress)  # also the decoding bar of a folder dataset
     to_stderr = lambda line: click.echo(line, err=True)  # noqa: E731  (stdout: the report or JSON only)
     with stop_on_signals("evaluate"):
@@ -101,16 +101,12 @@ def evaluate_command(ctx, runs, split, data_path, model, batch_size, tta, as_jso
                 raise click.UsageError("--tta and --corruptions are exclusive: score views or corruptions")
             options = dict(split=split, data_path=data_path, severities=severities, seed=seed,
                            names=corruption_names, batch_size=batch_size, log=to_stderr, progress=progress)
-            return _evaluate_corruptions(ctx, runs, model, as_json, options)
-        if model:
-            from signclf.bundle import read_bundle
+            return _evaluate_corruptions(ctx, runs, models, as_json, options)
+        if models:
             from signclf.evaluate import evaluate_bundle
-            from signclf.runtime import bundle_root
 
-            read_bundle(bundle_root(model))  # not a bundle: say so before anything else
-            if data_path is None:
-                check_evaluation_data([bundle_root(model)], split)  # a bundle keeps its run's config.yaml
-            results = evaluate_bundle(model, split=split, data_path=data_path, batch_size=batch_size, log=to_stderr,
+            _check_bundles(models, None if data_path else split)
+            results = evaluate_bundle(models, split=split, data_path=data_path, batch_size=batch_size, log=to_stderr,
                                       tta=tta)
         else:
             results = _evaluate_runs(ctx, runs, split, data_path, batch_size, to_stderr, tta)
@@ -120,21 +116,28 @@ def evaluate_command(ctx, runs, split, data_path, model, batch_size, tta, as_jso
             click.echo(format_report(results))
 
 
-def _evaluate_corruptions(ctx, runs, model, as_json, options) -> None:
+def _check_bundles(models, split) -> None:
+    """Before any work: every --model is a bundle, and (without --data) the split is there to evaluate."""
+    from signclf.bundle import read_bundle
+    from signclf.runtime import bundle_root
+
+    roots = [bundle_root(m) for m in models]
+    for root in roots:
+        read_bundle(root)  # not a bundle: say so before anything else
+    if split is not None:
+        check_evaluation_data(roots, split)  # a bundle keeps its run's config.yaml
+
+
+def _evaluate_corruptions(ctx, runs, models, as_json, options) -> None:
     """`evaluate --corruptions`: the table (or JSON) on stdout, where it was written and how long it took."""
     import time
 
-    from signclf.robustness import format_table, measure_bundle, measure_runs
+    from signclf.robustness import format_table, measure_bundles, measure_runs
 
     started = time.perf_counter()
-    if model:
-        from signclf.bundle import read_bundle
-        from signclf.runtime import bundle_root
-
-        read_bundle(bundle_root(model))
-        if options["data_path"] is None:
-            check_evaluation_data([bundle_root(model)], options["split"])
-        results, path = measure_bundle(model, **options)
+    if models:
+        _check_bundles(models, None if options["data_path"] else options["split"])
+        results, path = measure_bundles(models, **options)
     else:
         from signclf.rundir import resolve_run
 

@@ -18,9 +18,10 @@ ALL_FORMATS = "onnx,tflite,tflite-int8"
 
 
 def model_option(command):
-    return click.option("--model", type=click.Path(), metavar="BUNDLE",
+    return click.option("--model", "models", multiple=True, type=click.Path(), metavar="BUNDLE",
                         help="Use an exported bundle (signclf export) instead of runs: ONNX Runtime, no "
-                             "TensorFlow; a .tflite file inside it runs in LiteRT.")(command)
+                             "TensorFlow; a .tflite file inside it runs in LiteRT. Repeat to average a "
+                             "committee (members may differ in preprocessing).")(command)
 
 
 @click.command("export")

@@ -98,14 +98,15 @@ def evaluate(run_dirs, split: str = "valid", data_path=None, batch_size: int = I
                               notes, log=log, tta=tta)
 
 
-def evaluate_bundle(model_path, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
+def evaluate_bundle(model_paths, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE,
                     log=print, tta: int = 1) -> dict:
-    """Evaluate an exported bundle (runtime.open_model: no TensorFlow); files go into the bundle folder."""
-    from signclf.runtime import open_model
+    """Evaluate exported bundle(s) (runtime.open_models: no TensorFlow; several are a committee);
+    files go into the (first) bundle folder."""
+    from signclf.runtime import open_models
 
-    with open_model(model_path) as model:
-        return evaluate_model(model, [model_path], [str(model.bundle.path(model.format))], model.root, split,
-                              data_path, batch_size, committee=len(model.sources) > 1, log=log, tta=tta)
+    with open_models(model_paths) as model:
+        return evaluate_model(model, list(model_paths), model.model_files, model.root, split, data_path, batch_size,
+                              committee=len(model.sources) > 1, log=log, tta=tta)
 
 
 def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "valid", data_path=None,

@@ -114,12 +114,13 @@ def measure_runs(run_dirs, **options) -> tuple[dict, Path | None]:
         return measure(model, run_dirs, Path(run_dirs[0]), committee=len(run_dirs) > 1, **options)
 
 
-def measure_bundle(model_path, **options) -> tuple[dict, Path | None]:
-    """`measure` for an exported bundle (no TensorFlow); results in the bundle folder."""
-    from signclf.runtime import open_model
+def measure_bundles(model_paths, **options) -> tuple[dict, Path | None]:
+    """`measure` for exported bundle(s) (no TensorFlow; several are a committee); results in the
+    (first) bundle folder."""
+    from signclf.runtime import open_models
 
-    with open_model(model_path) as model:
-        return measure(model, [model_path], model.root, committee=len(model.sources) > 1, **options)
+    with open_models(model_paths) as model:
+        return measure(model, list(model_paths), model.root, committee=len(model.sources) > 1, **options)
 
 
 def weakest(results: dict, count: int = 3) -> list[str]:

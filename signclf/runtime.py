@@ -3,7 +3,9 @@ for the .tflite models.
 
 `BundleModel` offers what evaluate and predict use of inference.Committee (`class_names`, `cfg`,
 `probabilities(images_rgb, batch_size)`), and feeds the model the same uint8 pictures LoadedRun
-does, from the same preprocess.prepare_images.
+does, from the same preprocess.prepare_images. `BundleCommittee` averages several bundles: each
+prepares the pictures its own way, so members trained on different preprocessing (which one
+exported model cannot hold) still ship as a committee.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from signclf.bundle import read_bundle, require
 from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.device import usable_cores
+from signclf.errors import CheckpointError
 from signclf.preprocess import prepare_images
 from signclf.tensorflow_import import stderr_muted
 
@@ -82,8 +85,47 @@ class BundleModel:
     def sources(self) -> list[str]:
         return [m["run"] for m in self.bundle.meta.get("members", [])]
 
+    @property
+    def model_files(self) -> list[str]:
+        return [str(self.bundle.path(self.format))]
+
     def close(self):
         self.model = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class BundleCommittee:
+    """Several bundles as one model: the mean of their softmax outputs (as inference.Committee)."""
+
+    def __init__(self, members):
+        self.members = members
+        names = members[0].class_names
+        for member in members[1:]:
+            if member.class_names != names:
+                self.close()
+                raise CheckpointError(f"{member.root}: its classes differ from {members[0].root}'s; "
+                                      f"a committee needs models trained on the same classes")
+        self.class_names, self.cfg, self.root = names, members[0].cfg, members[0].root
+
+    def probabilities(self, images_rgb, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        return np.mean([m.probabilities(images_rgb, batch_size) for m in self.members], axis=0)
+
+    @property
+    def sources(self) -> list[str]:
+        return [source for m in self.members for source in m.sources]
+
+    @property
+    def model_files(self) -> list[str]:
+        return [str(m.bundle.path(m.format)) for m in self.members]
+
+    def close(self):
+        for member in self.members:
+            member.close()
 
     def __enter__(self):
         return self
@@ -112,3 +154,19 @@ def open_model(path, verify: bool = True) -> BundleModel:
         available = read_bundle(root).formats
         fmt = next((f for f in RUNTIME_FORMATS if f in available), "onnx")  # none: BundleModel names the fix
     return BundleModel(root, fmt, verify)
+
+
+def open_models(paths, verify: bool = True) -> BundleModel | BundleCommittee:
+    """Repeated `--model`: one bundle as it is, several as a committee."""
+    paths = list(paths)
+    if len(paths) == 1:
+        return open_model(paths[0], verify)
+    members = []
+    try:
+        for path in paths:
+            members.append(open_model(path, verify))
+    except BaseException:
+        for member in members:
+            member.close()
+        raise
+    return BundleCommittee(members)

@@ -137,6 +137,35 @@ def test_a_bundle_without_onnx_runs_its_tflite_model(tiny, tmp_path):
     only = export([run], tmp_path / "only-tflite", ["tflite"], log=lambda *a: None)
     with open_model(only) as model:
         assert model.format == "tflite"
-    results = evaluate_bundle(only)
+    results = evaluate_bundle([only])
     assert results["n"] == 32 and results["accuracy"] >= 0.9 and results["split"] == "valid"
     assert (only / "confusion-valid.png").is_file()
+
+
+def test_bundles_of_differently_preprocessed_runs_predict_as_a_committee_without_tensorflow(tiny):
+    from signclf.export import export
+
+    root, data, run, _ = tiny
+    gray = train_tiny_run(data, root / "run-gray", **{"preprocess.color": "gray", "preprocess.equalize": "hist"})
+    export([gray], root / "bundle-gray", ["onnx"], log=lambda *a: None)
+    images = root / "committee-images"
+    images.mkdir(exist_ok=True)
+    for i, img in enumerate(valid_images(data)[::8]):
+        cv2.imwrite(str(images / f"{i}.png"), img[:, :, ::-1])
+
+    by_models = signclf(root, "predict", "--model", "bundle", "--model", "bundle-gray", "--json", "committee-images",
+                        no_tensorflow=True)
+    by_runs = signclf(root, "predict", "--run", "run", "--run", "run-gray", "--json", "committee-images")
+    assert by_models.returncode == by_runs.returncode == 0, by_models.stderr + by_runs.stderr
+    got, expected = json.loads(by_models.stdout), json.loads(by_runs.stdout)
+    assert len(got) == len(expected) == 4
+    for a, b in zip(got, expected):
+        assert [c["class_id"] for c in a["top_k"]] == [c["class_id"] for c in b["top_k"]]
+        assert np.allclose([c["prob"] for c in a["top_k"]], [c["prob"] for c in b["top_k"]], atol=1e-4)
+
+    evaluated = signclf(root, "evaluate", "--model", "bundle", "--model", "bundle-gray", "--json", no_tensorflow=True)
+    reference = signclf(root, "evaluate", "--run", "run", "--run", "run-gray", "--json")
+    assert evaluated.returncode == reference.returncode == 0, evaluated.stderr
+    results, expected = json.loads(evaluated.stdout), json.loads(reference.stdout)
+    assert results["accuracy"] == expected["accuracy"] and results["n"] == expected["n"] == 32
+    assert results["runs"] == ["bundle", "bundle-gray"]
