@@ -69,7 +69,8 @@ def _check_members(run_dirs, infos) -> None:
         if preprocessing_key(info.cfg) != preprocessing_key(first.cfg):
             raise CheckpointError(f"{run_dir}: its preprocessing {preprocessing_key(info.cfg)} differs from "
                                   f"{run_dirs[0]}'s {preprocessing_key(first.cfg)}; an exported committee has "
-                                  f"one input, so export these runs as separate bundles (one --run each)")
+                                  f"one input, so export these runs as separate bundles (one --run each) and "
+                                  f"average them with predict/evaluate --model A --model B")
 
 
 def _write_saved_model(frozen_members, cfg, folder: Path):

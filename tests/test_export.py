@@ -100,7 +100,7 @@ def test_a_committee_with_different_preprocessing_is_refused(tiny):
     root, data, runs, _ = tiny
     gray = train_tiny_run(data, root / "gray", **{"preprocess.color": "gray"})
     assert preprocessing_key(read_cfg(gray)) != preprocessing_key(read_cfg(runs["a"]))
-    with pytest.raises(CheckpointError, match="preprocessing .* differs .* export these runs as separate bundles"):
+    with pytest.raises(CheckpointError, match="preprocessing .* differs .* separate bundles .* --model A --model B"):
         export([runs["a"], gray], root / "mixed", ["saved_model"], log=lambda *a: None)
     assert not (root / "mixed").exists()
 
