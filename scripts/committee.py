@@ -96,6 +96,11 @@ def _run(cmd, log: Path, cores: int) -> int:
                               env=env).returncode
 
 
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,13 +118,14 @@ def main(argv=None) -> int:
     names = args.members.split(",") if args.members else list(MEMBERS)
     unknown = [n for n in names if n not in MEMBERS]
     if unknown:
-        p.error(f"unknown member(s) {', '.join(unknown)}; choose from {', '.join(MEMBERS)}")
+        return _usage_error(f"--members: unknown member(s) {', '.join(unknown)}; choose from {', '.join(MEMBERS)}")
     extra = list(args.overrides)
     if args.data:
         data = Path(args.data).expanduser()
         if not (data / "train.p").is_file() and not args.dry_run:
-            p.error(f"--data {args.data}: no train.p in it; get the pickles with `signclf data download "
-                    f"--which udacity` or pass --set data.train=... --set data.valid=...")
+            return _usage_error(f"--data {args.data}: no train.p in it; `signclf data download --which udacity` "
+                                f"puts the pickles in data/traffic-signs-data (then --data data/traffic-signs-data), "
+                                f"or pass --set data.train=... --set data.valid=...")
         extra = [f"data.{split}={data / (split + '.p')}" for split in ("train", "valid", "test")] + extra
     out = Path(args.out or ("runs/committee-cv" if args.mode == "cv" else "runs/committee"))
     commands = {name: member_command(args.mode, name, out, args.folds, extra) for name in names}

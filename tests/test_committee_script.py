@@ -69,3 +69,10 @@ def test_final_trains_the_members_keeps_them_and_names_a_failing_one(tiny_data, 
     assert "1 member(s) failed: rgb-clahe" in broken.stderr and "Traceback" not in broken.stderr
     assert broken.stdout.count("trained before") == 2
     assert "no such file" in (out / "rgb-clahe.log").read_text()
+
+
+def test_bad_arguments_are_one_line(tmp_path):
+    unknown = _run("cv", "--members", "gray", "--dry-run")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "choose from gray-clahe" in unknown.stderr
+    no_data = _run("final", "--data", str(tmp_path))
+    assert no_data.returncode == 2 and no_data.stderr.count("\n") == 1 and "signclf data download" in no_data.stderr
