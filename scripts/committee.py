@@ -50,24 +50,16 @@ def _sets(overrides) -> list[str]:
     return [arg for item in overrides for arg in ("--set", item)]
 
 
-def _train_state(run: Path) -> str:
-    """'done', 'resumable' (interrupted with a checkpoint) or 'new'."""
-    from signclf import rundir
-    from signclf.crossval import FINISHED
-
-    if rundir.read_summary(run).get("status", "").startswith(FINISHED):
-        return "done"
-    return "resumable" if rundir.RunPaths(run).has_checkpoint() else "new"
-
-
 def member_command(mode: str, name: str, out: Path, folds: int, extra=()) -> list[str] | None:
     """The member's signclf command; None when its final model is already trained. `cv` resumes by
     itself; an interrupted final model resumes from its run directory (its saved config)."""
+    from signclf.crossval import run_state
+
     run = out / name
     if mode == "cv":
         return ["signclf", "cv", "--config", str(CONFIG), "--folds", str(folds)] + \
             _sets(member_overrides(name, extra)) + ["--out", str(run), "--no-progress"]
-    state = _train_state(run) if run.is_dir() else "new"
+    state = run_state(run) if run.is_dir() else "new"
     if state == "done":
         return None
     if state == "resumable":

@@ -34,7 +34,7 @@ def fold_dir(out: Path, fold: int) -> Path:
     return Path(out) / f"fold-{fold}"
 
 
-def _state(run: Path) -> str:
+def run_state(run: Path) -> str:
     """'done', 'resumable' (has a checkpoint) or 'new'."""
     if rundir.read_summary(run).get("status", "").startswith(FINISHED):
         return "done"
@@ -48,7 +48,7 @@ def run_folds(cfg: Config, out, folds: int, only=(), log=print, progress: bool =
     runs = []
     for fold in (only or range(folds)):
         run, fold_cfg = fold_dir(out, fold), fold_config(cfg, folds, fold)
-        state = _state(run) if run.exists() else "new"
+        state = run_state(run) if run.exists() else "new"
         if state == "done":
             log(f"fold {fold}: done already ({run})")
         elif state == "resumable":
@@ -129,7 +129,7 @@ def score(cv_dirs, tta: int = 1, log=print) -> dict:
     count, rows = next(iter(folds.values())), []
     for fold in range(count):
         runs = [fold_dir(d, fold) for d in cv_dirs]
-        unfinished = [str(r) for r in runs if not (r.is_dir() and _state(r) == "done")]
+        unfinished = [str(r) for r in runs if not (r.is_dir() and run_state(r) == "done")]
         if unfinished:
             log(f"fold {fold}: skipped, not trained to the end: {', '.join(unfinished)}")
             continue
