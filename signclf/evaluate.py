@@ -114,16 +114,7 @@ def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "val
                    log=print, tta: int = 1) -> dict:
     """Score anything with `cfg`, `class_names` and `probabilities` (a Committee or a runtime.BundleModel)
     and record the results in `out_dir` (under their own key with test-time augmentation)."""
-    from signclf.data.loading import load_split
-    from signclf.tta import with_tta
-
-    dataset = load_split(model.cfg, split, data_path, log=log)
-    if dataset.num_classes != len(model.class_names):
-        from signclf.errors import DataError
-
-        raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
-                        f"{len(model.class_names)}")
-    probs = with_tta(model, tta).probabilities(dataset.images, batch_size)
+    probs, dataset = score_split(model, split, data_path, batch_size, log=log, tta=tta)
     results = metrics_from_probabilities(probs, dataset.labels, model.class_names)
 
     key = split if data_path is None else Path(data_path).name
@@ -135,6 +126,47 @@ def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "val
                    checkpoint_notes=list(notes), tta=tta)
     _save(out_dir, key, results, model.class_names, log)
     return results
+
+
+def members(model) -> list:
+    """The single models that `model` averages: a Committee's runs, a BundleCommittee's bundles, or itself."""
+    return list(getattr(model, "runs", None) or getattr(model, "members", None) or [model])
+
+
+def score_split(model, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE, log=print,
+                tta: int = 1) -> tuple[np.ndarray, object]:
+    """(N×K softmax, the dataset) of `model` on data.<split> of its config, or on `data_path`.
+
+    Members trained at different input sizes each see the set loaded at their own size, as they
+    would alone: loading once at one size would resample a 32×32 picture to 48×48 and back for the
+    32-pixel members (a blur they never trained on)."""
+    from signclf.data.loading import load_split
+    from signclf.errors import DataError
+    from signclf.tta import with_tta
+
+    def load(cfg, log):
+        dataset = load_split(cfg, split, data_path, log=log)
+        if dataset.num_classes != len(model.class_names):
+            raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
+                            f"{len(model.class_names)}")
+        return dataset
+
+    by_size = {}
+    for member in members(model):
+        by_size.setdefault(member.cfg.data.image_size, []).append(member)
+    if len(by_size) == 1:
+        dataset = load(model.cfg, log)
+        return with_tta(model, tta).probabilities(dataset.images, batch_size), dataset
+    total, first = 0.0, None
+    for size, group in by_size.items():
+        dataset = load(group[0].cfg, log if first is None else lambda *a: None)
+        if first is not None and not np.array_equal(dataset.labels, first.labels):
+            raise DataError(f"{dataset.source}: its images come in a different order at {size} pixels; "
+                            f"evaluate the members one by one")
+        first = first or dataset
+        for member in group:
+            total = total + with_tta(member, tta).probabilities(dataset.images, batch_size)
+    return total / len(members(model)), first
 
 
 def _save(out_dir: Path, key: str, results: dict, class_names, log) -> None:

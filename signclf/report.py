@@ -32,7 +32,7 @@ SAMPLE_IMAGES = 3  # validation images (distinct classes) shown when no --image 
 MAX_IMAGES = 12  # --image files shown (each adds a picture per stage to the page)
 # The pictures a report writes (and only these are removed from its folder before it writes anew).
 PICTURE_PREFIXES = ("curves-", "confusion", "mistakes", "input-", "features-", "saliency-", "robustness")
-STEPS = ["read runs", "load model", "load data", "evaluate", "curves", "confusion", "mistakes", "feature maps",
+STEPS = ["read runs", "load model", "evaluate", "curves", "confusion", "mistakes", "feature maps",
          "saliency", "robustness", "write page"]
 CORRUPTIONS_HINT = "signclf evaluate --corruptions"
 
@@ -213,15 +213,9 @@ class _Builder:
         self.step("curves")
 
     def evaluation(self, committee):
-        from signclf.data.loading import load_split
-        from signclf.evaluate import metrics_from_probabilities
+        from signclf.evaluate import metrics_from_probabilities, score_split
 
-        dataset = load_split(committee.cfg, self.split, self.data_path, log=self.note)
-        self.step("load data")
-        if dataset.num_classes != len(committee.class_names):
-            raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
-                            f"{len(committee.class_names)}")
-        probs = committee.probabilities(dataset.images, self.batch_size)
+        probs, dataset = score_split(committee, self.split, self.data_path, self.batch_size, log=self.note)
         results = metrics_from_probabilities(probs, dataset.labels, committee.class_names)
         self.step("evaluate")
         return dataset, probs, results

@@ -16,7 +16,7 @@ import numpy as np
 
 from signclf.config import INFERENCE_BATCH_SIZE
 from signclf.corruptions import CORRUPTIONS, SEVERITIES, corrupt
-from signclf.evaluate import metrics_from_probabilities
+from signclf.evaluate import members, metrics_from_probabilities
 from signclf.text import printable
 
 FORMAT = 1
@@ -91,7 +91,14 @@ def measure(model, sources, out_dir, split: str = "valid", data_path=None, sever
     from signclf.data.loading import load_split
     from signclf.errors import DataError
 
-    dataset = load_split(model.cfg, split, data_path, log=log)
+    # One set of corrupted copies for every member, so that all see the same corruption: made at the
+    # largest input size, which the smaller members shrink (area averaging) as they would a photo.
+    cfg = max((m.cfg for m in members(model)), key=lambda c: c.data.image_size)
+    sizes = sorted({m.cfg.data.image_size for m in members(model)})
+    if len(sizes) > 1:
+        log(f"note: the members' input sizes differ ({', '.join(map(str, sizes))} pixels): the corrupted copies "
+            f"are made at {sizes[-1]}×{sizes[-1]} and each member resizes them")
+    dataset = load_split(cfg, split, data_path, log=log)
     if dataset.num_classes != len(model.class_names):
         raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the run was trained on "
                         f"{len(model.class_names)}")

@@ -159,3 +159,49 @@ def test_a_picture_that_cannot_be_written_still_reports_the_files_that_were(tmp_
     assert lines[0].startswith("note: the results are printed but not all saved "
                                "(saved: evaluation.json, confusion-valid.csv): ")
     assert "valid" in json.loads((tmp_path / "evaluation.json").read_text())
+
+
+class FakeMember:
+    """A model trained at `size` pixels: its 'probabilities' say which images it was shown."""
+
+    def __init__(self, cfg, seen, k):
+        self.cfg, self.seen, self.class_names = cfg, seen, [str(i) for i in range(k)]
+
+    def probabilities(self, images, batch_size):
+        self.seen.append(images.copy())
+        probs = np.zeros((len(images), len(self.class_names)))
+        probs[:, {24: 0, 16: 3}[self.cfg.data.image_size]] = 1.0
+        return probs
+
+
+class FakeCommittee:
+    def __init__(self, runs):
+        self.runs, self.cfg, self.class_names = runs, runs[0].cfg, runs[0].class_names
+
+    def probabilities(self, images, batch_size):
+        return np.mean([run.probabilities(images, batch_size) for run in self.runs], axis=0)
+
+
+def test_committee_members_of_different_input_sizes_each_see_the_set_at_their_own_size(tiny_data):
+    from signclf.config import load_config
+    from signclf.data.loading import load_split
+
+    def cfg(size):
+        return load_config(None, [f"data.valid={tiny_data}/valid.p", f"data.class_names={tiny_data}/signnames.csv",
+                                  f"data.image_size={size}"])
+
+    seen = {16: [], 24: []}
+    members = [FakeMember(cfg(24), seen[24], 4), FakeMember(cfg(16), seen[16], 4), FakeMember(cfg(24), seen[24], 4)]
+    lines = []
+    probs, dataset = evaluate.score_split(FakeCommittee(members), log=lines.append)
+    for size in (16, 24):
+        alone = load_split(cfg(size), "valid").images
+        assert all(np.array_equal(images, alone) for images in seen[size])  # loaded at its size, never resampled
+    assert len(seen[24]) == 2 and len(seen[16]) == 1
+    assert np.allclose(probs[:, 0], 2 / 3) and np.allclose(probs[:, 3], 1 / 3)  # the mean over all three members
+    assert dataset.images.shape[1] == 24 and len(probs) == len(dataset.labels) == 32
+
+    seen = {16: [], 24: []}
+    same = [FakeMember(cfg(16), seen[16], 4), FakeMember(cfg(16), seen[16], 4)]
+    probs, _ = evaluate.score_split(FakeCommittee(same))
+    assert len(seen[16]) == 2 and np.allclose(probs[:, 3], 1.0)  # one size: one load, as before

@@ -218,3 +218,19 @@ def test_bad_severities_and_names_are_one_line_before_anything_loads(args, messa
     assert result.exit_code == 2 and message in result.stderr
     assert "Traceback" not in result.output and len([line for line in result.stderr.splitlines()
                                                      if line.startswith("Error")]) == 1
+
+
+def test_members_of_different_input_sizes_share_corrupted_copies_made_at_the_largest_size(tiny_data, tmp_path):
+    from signclf.config import load_config
+    from test_evaluate import FakeCommittee, FakeMember
+
+    def cfg(size):
+        return load_config(None, [f"data.valid={tiny_data}/valid.p", f"data.class_names={tiny_data}/signnames.csv",
+                                  f"data.image_size={size}"])
+
+    seen, lines = [], []
+    committee = FakeCommittee([FakeMember(cfg(16), seen, 4), FakeMember(cfg(24), seen, 4)])
+    results, path = measure(committee, ["a", "b"], tmp_path, names=["gaussian_noise"], severities=[1],
+                            committee=True, log=lines.append)
+    assert {images.shape[1] for images in seen} == {24} and path.is_file()
+    assert "input sizes differ (16, 24 pixels): the corrupted copies are made at 24×24" in "\n".join(lines)
