@@ -163,7 +163,7 @@ def score_split(model, split: str = "valid", data_path=None, batch_size: int = I
         if first is not None and not np.array_equal(dataset.labels, first.labels):
             raise DataError(f"{dataset.source}: its images come in a different order at {size} pixels; "
                             f"evaluate the members one by one")
-        first = first or dataset
+        first = dataset if first is None else first
         for member in group:
             total = total + with_tta(member, tta).probabilities(dataset.images, batch_size)
     return total / len(members(model)), first
