@@ -154,9 +154,6 @@ def score_split(model, split: str = "valid", data_path=None, batch_size: int = I
     by_size = {}
     for member in members(model):
         by_size.setdefault(member.cfg.data.image_size, []).append(member)
-    if len(by_size) == 1:
-        dataset = load(model.cfg, log)
-        return with_tta(model, tta).probabilities(dataset.images, batch_size), dataset
     total, first = 0.0, None
     for size, group in by_size.items():
         dataset = load(group[0].cfg, log if first is None else lambda *a: None)

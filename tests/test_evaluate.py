@@ -204,4 +204,4 @@ def test_committee_members_of_different_input_sizes_each_see_the_set_at_their_ow
     seen = {16: [], 24: []}
     same = [FakeMember(cfg(16), seen[16], 4), FakeMember(cfg(16), seen[16], 4)]
     probs, _ = evaluate.score_split(FakeCommittee(same))
-    assert len(seen[16]) == 2 and np.allclose(probs[:, 3], 1.0)  # one size: one load, as before
+    assert len(seen[16]) == 2 and np.allclose(probs[:, 3], 1.0)  # one size: one load for both
