@@ -129,8 +129,8 @@ def evaluate_model(model, sources, checkpoints, out_dir: Path, split: str = "val
 
 
 def members(model) -> list:
-    """The single models that `model` averages: a Committee's runs, a BundleCommittee's bundles, or itself."""
-    return list(getattr(model, "runs", None) or getattr(model, "members", None) or [model])
+    """The single models that `model` averages (a committee's members), or `model` itself."""
+    return list(getattr(model, "members", None) or [model])
 
 
 def score_split(model, split: str = "valid", data_path=None, batch_size: int = INFERENCE_BATCH_SIZE, log=print,

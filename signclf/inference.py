@@ -121,6 +121,11 @@ class Committee:
     def cfg(self):
         return self.runs[0].cfg
 
+    @property
+    def members(self) -> list:
+        """The models averaged (as runtime.BundleCommittee.members)."""
+        return self.runs
+
     def probabilities(self, images_rgb, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         return np.mean([run.probabilities(images_rgb, batch_size) for run in self.runs], axis=0)
 

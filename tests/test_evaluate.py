@@ -175,20 +175,26 @@ class FakeMember:
 
 
 class FakeCommittee:
-    def __init__(self, runs):
-        self.runs, self.cfg, self.class_names = runs, runs[0].cfg, runs[0].class_names
+    def __init__(self, members):
+        self.members, self.cfg, self.class_names = members, members[0].cfg, members[0].class_names
 
     def probabilities(self, images, batch_size):
-        return np.mean([run.probabilities(images, batch_size) for run in self.runs], axis=0)
+        return np.mean([member.probabilities(images, batch_size) for member in self.members], axis=0)
+
+
+def config_at(tiny_data, size):
+    """The tiny data's validation set for a model trained at size×size."""
+    from signclf.config import load_config
+
+    return load_config(None, [f"data.valid={tiny_data}/valid.p", f"data.class_names={tiny_data}/signnames.csv",
+                              f"data.image_size={size}"])
 
 
 def test_committee_members_of_different_input_sizes_each_see_the_set_at_their_own_size(tiny_data):
-    from signclf.config import load_config
     from signclf.data.loading import load_split
 
     def cfg(size):
-        return load_config(None, [f"data.valid={tiny_data}/valid.p", f"data.class_names={tiny_data}/signnames.csv",
-                                  f"data.image_size={size}"])
+        return config_at(tiny_data, size)
 
     seen = {16: [], 24: []}
     members = [FakeMember(cfg(24), seen[24], 4), FakeMember(cfg(16), seen[16], 4), FakeMember(cfg(24), seen[24], 4)]

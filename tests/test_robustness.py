@@ -221,12 +221,10 @@ def test_bad_severities_and_names_are_one_line_before_anything_loads(args, messa
 
 
 def test_members_of_different_input_sizes_share_corrupted_copies_made_at_the_largest_size(tiny_data, tmp_path):
-    from signclf.config import load_config
-    from test_evaluate import FakeCommittee, FakeMember
+    from test_evaluate import FakeCommittee, FakeMember, config_at
 
     def cfg(size):
-        return load_config(None, [f"data.valid={tiny_data}/valid.p", f"data.class_names={tiny_data}/signnames.csv",
-                                  f"data.image_size={size}"])
+        return config_at(tiny_data, size)
 
     seen, lines = [], []
     committee = FakeCommittee([FakeMember(cfg(16), seen, 4), FakeMember(cfg(24), seen, 4)])
