@@ -45,7 +45,7 @@ class DataConfig:
 @dataclass
 class PreprocessConfig:
     color: str = "rgb"  # rgb | gray | y (the Y of YUV, as Sermanet & LeCun)
-    equalize: str = "none"  # none | hist | clahe
+    equalize: str = "none"  # none | hist | clahe | stretch | lcn (local contrast normalisation)
     clahe_clip: float = 2.0  # CLAHE contrast limit
     clahe_grid: int = 4  # CLAHE tiles per side
     normalize: bool = True  # per-channel mean/std from the training set, saved with the run
@@ -146,7 +146,7 @@ DATA_FORMATS = ("auto", "pickle", "gtsrb", "kaggle", "folders")
 _CHOICES = {
     "data.format": DATA_FORMATS,
     "preprocess.color": ("rgb", "gray", "y"),
-    "preprocess.equalize": ("none", "hist", "clahe"),
+    "preprocess.equalize": ("none", "hist", "clahe", "stretch", "lcn"),
     "train.lr_schedule": ("constant", "exponential", "step", "cosine", "plateau"),
 }
 MAX_SEED = 2**31 - 1  # TensorFlow's graph-level seed must fit an int32 once combined with op seeds

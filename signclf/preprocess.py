@@ -2,7 +2,8 @@
 
 Two halves:
 - `prepare_images` (host, NumPy/OpenCV, deterministic per image): resize, colour space, histogram
-  equalisation or CLAHE. Output stays uint8 so it is cheap to hold in memory and to feed.
+  equalisation, CLAHE, a contrast stretch or local contrast normalisation. Output stays uint8 so it
+  is cheap to hold in memory and to feed.
 - `normalize` (in the graph): uint8 → float, minus the training set's per-channel mean, over its std;
   model.build_logits folds it into the first convolution's weights when that is exact (VALID).
   The statistics come from `compute_stats` on the training set and are saved with the run
@@ -26,14 +27,39 @@ def _to_color_space(img: np.ndarray, color: str) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_RGB2YUV)[:, :, 0]  # "y": luma only, as Sermanet & LeCun
 
 
+def _stretch(channel: np.ndarray) -> np.ndarray:
+    """MATLAB's imadjust: the 1st..99th percentile stretched to 0..255 (Cireşan et al.'s "imadjust")."""
+    lo, hi = np.percentile(channel, (1, 99))
+    if hi - lo < 1:  # a flat picture: nothing to stretch
+        return channel
+    return np.clip((channel.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).round().astype(np.uint8)
+
+
+def _local_contrast(channel: np.ndarray) -> np.ndarray:
+    """Local contrast normalisation (Jarrett et al. 2009, Sermanet & LeCun 2011): each pixel minus its
+    Gaussian neighbourhood's mean, over the neighbourhood's std. The divisor is floored at the picture's
+    mean local std so flat areas are not blown up into noise. The result (about ±3 std) is mapped back to
+    uint8 around 128, so it is held and fed like every other preprocessing."""
+    x = channel.astype(np.float32)
+    sigma = channel.shape[0] / 8.0  # 4 pixels on a 32-pixel crop: the scale of a sign's strokes
+    centred = x - cv2.GaussianBlur(x, (0, 0), sigma)
+    spread = np.sqrt(cv2.GaussianBlur(centred * centred, (0, 0), sigma))
+    z = centred / np.maximum(spread, max(float(spread.mean()), 1.0))
+    return np.clip(128.0 + 40.0 * z, 0, 255).round().astype(np.uint8)
+
+
 def _equalize(img: np.ndarray, cfg: PreprocessConfig, clahe) -> np.ndarray:
     if cfg.equalize == "none":
         return img
+    if cfg.equalize == "clahe":
+        apply = clahe.apply
+    else:
+        apply = {"hist": cv2.equalizeHist, "stretch": _stretch, "lcn": _local_contrast}[cfg.equalize]
     if img.ndim == 2:
-        return clahe.apply(img) if clahe is not None else cv2.equalizeHist(img)
+        return apply(img)
     # Colour: equalise the luma only, so hues stay as they were.
     yuv = cv2.cvtColor(img, cv2.COLOR_RGB2YUV)
-    yuv[:, :, 0] = clahe.apply(yuv[:, :, 0]) if clahe is not None else cv2.equalizeHist(yuv[:, :, 0])
+    yuv[:, :, 0] = apply(yuv[:, :, 0])
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
 
 

@@ -15,12 +15,40 @@ def images():
 
 
 @pytest.mark.parametrize("color, channels", [("rgb", 3), ("gray", 1), ("y", 1)])
-@pytest.mark.parametrize("equalize", ["none", "hist", "clahe"])
+@pytest.mark.parametrize("equalize", ["none", "hist", "clahe", "stretch", "lcn"])
 def test_prepare_shapes_and_equalisation(images, color, channels, equalize):
     out = prepare_images(images, PreprocessConfig(color=color, equalize=equalize), 32)
     assert out.shape == (5, 32, 32, channels) and out.dtype == np.uint8
     if equalize != "none":
         assert out.max() > images.max()  # equalisation stretches a dark image's range
+
+
+def test_stretch_maps_the_percentiles_to_the_full_range():
+    rng = np.random.default_rng(1)
+    dim = rng.integers(40, 90, (1, 32, 32, 1), dtype=np.uint8).repeat(3, -1)  # a gray, low-contrast crop
+    out = prepare_images(dim, PreprocessConfig(color="gray", equalize="stretch"), 32)[0, :, :, 0]
+    assert np.percentile(out, 1) <= 3 and np.percentile(out, 99) >= 252
+    order = np.argsort(dim[0, :, :, 0], axis=None, kind="stable")
+    assert np.all(np.diff(out.ravel()[order].astype(int)) >= 0)  # monotonic: no pixel overtakes another
+    flat = np.full((1, 32, 32, 3), 77, np.uint8)
+    assert np.all(prepare_images(flat, PreprocessConfig(color="gray", equalize="stretch"), 32) == 77)
+
+
+def test_local_contrast_ignores_exposure_and_keeps_colour():
+    rng = np.random.default_rng(2)
+    pattern = rng.random((32, 32)).astype(np.float32)
+    dark = (10 + 30 * pattern).astype(np.uint8)[None, :, :, None].repeat(3, -1)
+    bright = (180 + 60 * pattern).astype(np.uint8)[None, :, :, None].repeat(3, -1)
+    cfg = PreprocessConfig(color="gray", equalize="lcn")
+    a, b = prepare_images(dark, cfg, 32).astype(int), prepare_images(bright, cfg, 32).astype(int)
+    assert abs(a.mean() - 128) < 8 and abs(b.mean() - 128) < 8  # centred whatever the exposure
+    assert np.abs(a - b).mean() < 6  # the same pattern, seen the same way under both exposures
+    flat = prepare_images(np.full((1, 32, 32, 3), 200, np.uint8), cfg, 32)
+    assert np.all(flat == 128)  # no local contrast: nothing to amplify into noise
+    red = np.zeros((1, 32, 32, 3), np.uint8)
+    red[..., 0] = (100 + 100 * pattern).astype(np.uint8)
+    out = prepare_images(red, PreprocessConfig(color="rgb", equalize="lcn"), 32)[0].astype(int)
+    assert out[..., 0].mean() > out[..., 1].mean() + 20  # only the luma is normalised: still red
 
 
 def test_lists_of_any_size_equal_arrays(images):
