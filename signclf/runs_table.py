@@ -18,7 +18,7 @@ from signclf.errors import CheckpointError, ConfigError, SignclfError
 from signclf.rundir import LATEST, RunPaths, is_run, read_summary, training_pid
 from signclf.text import cut_end, cut_path, printable
 
-STATUSES = ("completed", "running", "interrupted", "failed")
+STATUSES = ("completed", "running", "interrupted", "stopped", "failed")
 _FINISHED = ("completed", "early stopping")  # summary.json statuses of a run that ran to its end
 
 # --sort KEY → (row field, largest first?); a dotted config key sorts by that key's value.
@@ -44,10 +44,14 @@ def run_status(run_dir) -> tuple[str, str]:
         return "completed", status
     if status.startswith("interrupted"):
         return "interrupted", f"{status}; continue it with signclf train --resume {run_dir}"
+    if status.startswith("failed"):
+        why = f"after epoch {summary.get('epochs_completed', '?')}: {status[len('failed: '):]}"
+        return "failed", why if "--resume" in why else f"{why}; signclf train --resume {run_dir} continues it"
     if not summary:
-        return "failed", "no summary.json: it stopped before its first epoch ended"
-    return "failed", (f"stopped after epoch {summary.get('epochs_completed', '?')} without recording why "
-                      f"(crashed or killed); signclf train --resume {run_dir} continues it")
+        return "stopped", "no summary.json: it stopped before its first epoch ended"
+    # "running" in summary.json but nobody holds the lock: the process died without a word (killed, out of memory).
+    return "stopped", (f"stopped after epoch {summary.get('epochs_completed', '?')} without recording why "
+                       f"(killed or crashed); signclf train --resume {run_dir} continues it")
 
 
 def find_runs(folder) -> list[Path]:

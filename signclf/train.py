@@ -166,6 +166,10 @@ def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bo
         recorder = _Recorder(run, cfg, n_params, device, valid_n=len(valid_ds))
         try:
             return _run_epochs(trainer, saver, recorder, data.valid_x, valid_ds.labels, log, progress, on_epoch)
+        except Exception as e:
+            if not (isinstance(e, TrainingStopped) and e.exit_code in (SIGINT_EXIT, SIGTERM_EXIT)):
+                _record_failure(trainer, recorder, e)
+            raise
         finally:
             recorder.close()
 
@@ -305,6 +309,16 @@ def _run_epochs(trainer: Trainer, saver, recorder: _Recorder, valid_x, valid_y, 
         log(f"best valid accuracy {summary['best_valid_acc']:.4f} at epoch {summary['best_epoch']}; "
             f"{summary['wall_time_s']:.0f}s; run saved in {run}")
     return run
+
+
+def _record_failure(trainer: Trainer, recorder: _Recorder, error: Exception) -> None:
+    """summary.json says why the run stopped, so `signclf runs` tells an error from a killed process.
+    Best effort: the error itself is what the user must see, not a second one raised while saying it."""
+    why = str(error).splitlines()[0] if str(error) else type(error).__name__
+    try:
+        recorder.summary(trainer.read_progress(), f"failed: {why}")
+    except Exception:
+        pass
 
 
 def _save_interrupted(trainer: Trainer, saver, recorder: _Recorder, progress: Progress, signum: int):

@@ -47,10 +47,15 @@ def test_status_comes_from_the_summary_and_the_lock(runs, tmp_path):
     status, detail = runs_table.run_status(runs / "cv-x" / "fold-0")
     assert status == "interrupted" and f"signclf train --resume {runs / 'cv-x' / 'fold-0'}" in detail
     status, detail = runs_table.run_status(runs / "cv-x" / "fold-1")
-    assert status == "failed" and "before its first epoch" in detail
+    assert status == "stopped" and "before its first epoch" in detail
     crashed = fake_run(tmp_path / "crashed", status="running", epochs_completed=2)
-    assert runs_table.run_status(crashed) == ("failed", f"stopped after epoch 2 without recording why (crashed or "
-                                                        f"killed); signclf train --resume {crashed} continues it")
+    assert runs_table.run_status(crashed) == ("stopped", f"stopped after epoch 2 without recording why (killed or "
+                                                         f"crashed); signclf train --resume {crashed} continues it")
+    failed = fake_run(tmp_path / "failed", status="failed: diverged: loss is nan", epochs_completed=3)
+    assert runs_table.run_status(failed) == ("failed", f"after epoch 3: diverged: loss is nan; "
+                                                       f"signclf train --resume {failed} continues it")
+    hinted = fake_run(tmp_path / "hinted", status=f"failed: diverged; resume: signclf train --resume {failed}")
+    assert runs_table.run_status(hinted)[1].count("--resume") == 1
     with RunLock(crashed):  # a live trainer holds the lock
         status, detail = runs_table.run_status(crashed)
     assert status == "running" and "being trained by process" in detail
@@ -67,7 +72,7 @@ def test_rows_and_the_config_keys_that_differ(runs):
     fast = next(r for r in rows if r["name"] == "fast")
     assert fast["best_valid_acc"] == 0.97 and fast["epochs"] == 4 and fast["config"]["train.learning_rate"] == 0.003
     unfinished = next(r for r in rows if r["name"] == "cv-x/fold-1")
-    assert unfinished["best_valid_acc"] is None and unfinished["status"] == "failed"
+    assert unfinished["best_valid_acc"] is None and unfinished["status"] == "stopped"
 
 
 def test_a_key_only_some_runs_have_differs(tmp_path):

@@ -122,6 +122,8 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
     last = tf.train.latest_checkpoint(str(tmp_path / "diverge" / "checkpoints" / "last"))
     assert last.endswith("model-6")  # 96 images / 16 = 6 steps: the end of epoch 1
     assert all(np.isfinite(w).all() for w in final_weights(tmp_path / "diverge").values())
+    summary = json.loads((tmp_path / "diverge" / "summary.json").read_text())
+    assert summary["status"].startswith("failed: training diverged: loss is") and summary["epochs_completed"] == 1
 
 
 def test_finetune_starts_from_another_runs_best_weights(tmp_path, tiny_data):
