@@ -45,15 +45,17 @@ class DataConfig:
 @dataclass
 class PreprocessConfig:
     color: str = "rgb"  # rgb | gray | y (the Y of YUV, as Sermanet & LeCun)
-    equalize: str = "none"  # none | hist | clahe | stretch | lcn (local contrast normalisation)
+    equalize: str = "none"  # none | hist | clahe | stretch (1st–99th percentile to 0–255) | lcn (local contrast)
     clahe_clip: float = 2.0  # CLAHE contrast limit
     clahe_grid: int = 4  # CLAHE tiles per side
     normalize: bool = True  # per-channel mean/std from the training set, saved with the run
+    # One model sees the views a preprocessing committee's members see, for a wider first layer.
+    extra: list[str] = field(default_factory=list)  # more gray channels, each equalised another way (hist, clahe…)
 
     @property
     def channels(self) -> int:
-        """Channels of a prepared image: 3 for rgb, 1 for gray and y."""
-        return 3 if self.color == "rgb" else 1
+        """Channels of a prepared image: 3 for rgb, 1 for gray and y, plus one per extra view."""
+        return (3 if self.color == "rgb" else 1) + len(self.extra)
 
 
 @dataclass
@@ -149,6 +151,7 @@ _CHOICES = {
     "preprocess.equalize": ("none", "hist", "clahe", "stretch", "lcn"),
     "train.lr_schedule": ("constant", "exponential", "step", "cosine", "plateau"),
 }
+EXTRA_VIEWS = ("hist", "clahe", "stretch", "lcn")  # preprocess.extra: equalisations of the gray picture
 MAX_SEED = 2**31 - 1  # TensorFlow's graph-level seed must fit an int32 once combined with op seeds
 _RANGES = [
     ("data.image_size", lambda v: 8 <= v <= 512, "between 8 and 512"),
@@ -292,6 +295,10 @@ def _validate(cfg: Config, where: str) -> None:
     for i, width in enumerate(cfg.model.fc):
         if not 1 <= width <= 65536:
             raise ConfigError(f"{where}: model.fc.{i} must be between 1 and 65536, got {shown(width)}")
+    for i, view in enumerate(cfg.preprocess.extra):
+        if view not in EXTRA_VIEWS:
+            raise ConfigError(f"{where}: preprocess.extra.{i} must be one of {', '.join(EXTRA_VIEWS)}, "
+                              f"got {shown(view)}")
     if cfg.model.input_channels and cfg.model.input_channels != cfg.preprocess.channels:
         raise ConfigError(f"{where}: model.input_channels={cfg.model.input_channels} contradicts "
                           f"preprocess.color={shown(cfg.preprocess.color)}; set it to 0 (auto)")

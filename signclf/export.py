@@ -43,7 +43,8 @@ REPRESENTATIVE_IMAGES = 300  # training images that calibrate the int8 model's r
 def preprocessing_key(cfg) -> tuple:
     """What decides the uint8 picture a member is fed (normalisation is inside the graph)."""
     p = cfg.preprocess
-    return (cfg.data.image_size, p.color, p.equalize) + ((p.clahe_clip, p.clahe_grid) if p.equalize == "clahe" else ())
+    return (cfg.data.image_size, p.color, p.equalize, tuple(p.extra)) + (
+        (p.clahe_clip, p.clahe_grid) if "clahe" in (p.equalize, *p.extra) else ())
 
 
 def _frozen_member(run_dir: Path):
@@ -214,7 +215,7 @@ def _metadata(run_dirs, members, formats, work: Path) -> dict:
         "outputs": {"probabilities": {"dtype": "float32", "shape": [None, len(info.class_names)]},
                     "classes": {"dtype": "int64", "shape": [None]}},
         "preprocess": {"image_size": cfg.data.image_size, "color": p.color, "equalize": p.equalize,
-                       "clahe_clip": p.clahe_clip, "clahe_grid": p.clahe_grid,
+                       "extra_gray_channels": list(p.extra), "clahe_clip": p.clahe_clip, "clahe_grid": p.clahe_grid,
                        "input_color": "RGB", "resize": "cv2.INTER_AREA when shrinking, cv2.INTER_LINEAR otherwise",
                        "note": "mean/std normalisation is inside the model; feed the uint8 picture"},
         "members": [{"run": str(Path(r).resolve()), "checkpoint": str(checkpoint), "stats": m_info.stats,

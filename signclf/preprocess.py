@@ -2,8 +2,9 @@
 
 Two halves:
 - `prepare_images` (host, NumPy/OpenCV, deterministic per image): resize, colour space, histogram
-  equalisation, CLAHE, a contrast stretch or local contrast normalisation. Output stays uint8 so it
-  is cheap to hold in memory and to feed.
+  equalisation, CLAHE, a contrast stretch or local contrast normalisation, and optionally more gray
+  channels equalised other ways (`extra`). Output stays uint8 so it is cheap to hold in memory and
+  to feed.
 - `normalize` (in the graph): uint8 → float, minus the training set's per-channel mean, over its std;
   model.build_logits folds it into the first convolution's weights when that is exact (VALID).
   The statistics come from `compute_stats` on the training set and are saved with the run
@@ -48,13 +49,13 @@ def _local_contrast(channel: np.ndarray) -> np.ndarray:
     return np.clip(128.0 + 40.0 * z, 0, 255).round().astype(np.uint8)
 
 
-def _equalize(img: np.ndarray, cfg: PreprocessConfig, clahe) -> np.ndarray:
-    if cfg.equalize == "none":
+def _equalize(img: np.ndarray, how: str, clahe) -> np.ndarray:
+    if how == "none":
         return img
-    if cfg.equalize == "clahe":
+    if how == "clahe":
         apply = clahe.apply
     else:
-        apply = {"hist": cv2.equalizeHist, "stretch": _stretch, "lcn": _local_contrast}[cfg.equalize]
+        apply = {"hist": cv2.equalizeHist, "stretch": _stretch, "lcn": _local_contrast}[how]
     if img.ndim == 2:
         return apply(img)
     # Colour: equalise the luma only, so hues stay as they were.
@@ -70,14 +71,21 @@ def prepare_images(images, cfg: PreprocessConfig, image_size: int) -> np.ndarray
     out = np.empty((n, image_size, image_size, channels), np.uint8)
     if n == 0:
         return out
-    if cfg.color == "rgb" and cfg.equalize == "none" and isinstance(images, np.ndarray) \
+    if cfg.color == "rgb" and cfg.equalize == "none" and not cfg.extra and isinstance(images, np.ndarray) \
             and images.shape[1:3] == (image_size, image_size):
         out[:] = images  # the common case: nothing to do per image
         return out
-    clahe = cv2.createCLAHE(cfg.clahe_clip, (cfg.clahe_grid, cfg.clahe_grid)) if cfg.equalize == "clahe" else None
+    clahe = cv2.createCLAHE(cfg.clahe_clip, (cfg.clahe_grid, cfg.clahe_grid)) \
+        if "clahe" in (cfg.equalize, *cfg.extra) else None
+    base = channels - len(cfg.extra)
     for i, img in enumerate(images):
-        img = _equalize(_to_color_space(resize(img, image_size), cfg.color), cfg, clahe)
-        out[i] = img.reshape(image_size, image_size, channels)
+        img = resize(img, image_size)
+        out[i, :, :, :base] = _equalize(_to_color_space(img, cfg.color), cfg.equalize, clahe).reshape(
+            image_size, image_size, base)
+        if cfg.extra:
+            gray = _to_color_space(img, "gray")
+            for k, how in enumerate(cfg.extra):
+                out[i, :, :, base + k] = _equalize(gray, how, clahe)
     return out
 
 

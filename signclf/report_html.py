@@ -107,7 +107,8 @@ def _member_rows(m) -> list[tuple[str, str]]:
         ("model", esc(_model(cfg))),
         ("parameters", f"{s['parameters']:,}" if isinstance(s.get("parameters"), int) else "?"),
         ("preprocessing", esc(f"{cfg.preprocess.color}, equalize {cfg.preprocess.equalize}, "
-                              f"{cfg.data.image_size}×{cfg.data.image_size} px")),
+                              + (f"extra gray {', '.join(cfg.preprocess.extra)}, " if cfg.preprocess.extra else "")
+                              + f"{cfg.data.image_size}×{cfg.data.image_size} px")),
         ("augmentation", esc(_augment(cfg))),
         ("training", esc(_training(cfg))),
         ("training data", esc(cfg.data.train)),

@@ -57,6 +57,8 @@ def test_overrides_with_types_and_list_index(tmp_path):
     ("model:\n  keep_prob: 0\n", "model.keep_prob", "(0, 1]"),
     ("model:\n  keep_prob: 1.5\n", "model.keep_prob", "(0, 1]"),
     ("preprocess:\n  color: purple\n", "preprocess.color", "one of"),
+    ("preprocess:\n  extra: [hist, sharpen]\n", "preprocess.extra.1", "one of hist, clahe, stretch, lcn"),
+    ("preprocess:\n  extra: lcn\n", "preprocess.extra", "must be a list"),
     ("model:\n  conv: [{kernel: 5, depth: 6, pool: 8}, {kernel: 5, depth: 16, pool: 8}]\n", "model.conv", "nothing"),
     ("model:\n  conv: [{kernel: 5, depht: 6}]\n", "model.conv.0.depht", "did you mean"),
     ("augment:\n  enabled: yes please\n", "augment.enabled", "must be bool"),

@@ -68,3 +68,16 @@ def test_stats_and_in_graph_normalisation(images):
     np.testing.assert_allclose(x.reshape(-1, 3).std(0), 1, atol=1e-3)
     off = compute_stats(prepared, PreprocessConfig(normalize=False))
     assert off == {"mean": [0.0] * 3, "std": [255.0] * 3}
+
+
+def test_extra_views_are_gray_channels_after_the_picture(images):
+    cfg = PreprocessConfig(color="rgb", equalize="clahe", extra=["hist", "lcn"])
+    out = prepare_images(images, cfg, 32)
+    assert cfg.channels == 5 and out.shape == (5, 32, 32, 5)
+    picture = prepare_images(images, PreprocessConfig(color="rgb", equalize="clahe"), 32)
+    np.testing.assert_array_equal(out[..., :3], picture)
+    for k, how in enumerate(["hist", "lcn"]):
+        np.testing.assert_array_equal(out[..., 3 + k],
+                                      prepare_images(images, PreprocessConfig(color="gray", equalize=how), 32)[..., 0])
+    stats = compute_stats(out, cfg)
+    assert len(stats["mean"]) == 5

@@ -178,6 +178,7 @@ def write_run_files(run_dir, cfg, stats: dict, class_names, train_n: int, valid_
     write_config(paths.root, cfg)
     atomic_write_json(paths.class_names, list(class_names))
     atomic_write_json(paths.preprocess, {"color": cfg.preprocess.color, "equalize": cfg.preprocess.equalize,
+                                         "extra": list(cfg.preprocess.extra),
                                          "image_size": cfg.data.image_size, "stats": stats,
                                          "computed_on": f"{train_n} training images", "valid_images": valid_n})
     return paths
@@ -189,7 +190,8 @@ def read_stats(run_dir, cfg) -> dict:
     saved = read_json(path)
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path}: not a preprocessing record (expected a JSON object)")
-    expected = {"color": cfg.preprocess.color, "equalize": cfg.preprocess.equalize, "image_size": cfg.data.image_size}
+    expected = {"color": cfg.preprocess.color, "equalize": cfg.preprocess.equalize, "image_size": cfg.data.image_size,
+                "extra": list(cfg.preprocess.extra)}
     for key, want in expected.items():
         if key in saved and saved[key] != want:
             raise CheckpointError(f"{path}: stats were computed with {key}={saved[key]!r} but config.yaml says "
