@@ -168,7 +168,7 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
         if int(x.shape[-1]) == 1:
             x = x * a[:, :, :, None] + b[:, None, None, :]
         else:  # a batched matmul over the pixels (oneDNN's einsum for the same took 1.5× as long)
-            pixels = tf.reshape(x, [n, -1, 3])
+            pixels = tf.reshape(x, [n, -1, int(x.shape[-1])])
             x = tf.reshape(tf.matmul(pixels, a, transpose_b=True) + b[:, None, :], tf.shape(x))
     if cfg.gamma:
         x = tf.clip_by_value(x, 0.0, 255.0)

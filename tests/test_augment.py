@@ -59,7 +59,7 @@ def _sequential_colour_ops(x, cfg, seed):
     return tf.clip_by_value(x, 0.0, 255.0)
 
 
-@pytest.mark.parametrize("channels", [3, 1])
+@pytest.mark.parametrize("channels", [3, 1, 5])  # 5: RGB and two preprocess.extra views
 def test_colour_ops_composed_into_one_map_equal_applying_them_in_turn(channels):
     cfg = AugmentConfig(enabled=True, rotation=0, shift=0, scale=0, shear=0, gamma=0,
                         brightness=0.2, contrast=0.3, saturation=0.4, hue=0.1)
