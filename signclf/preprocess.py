@@ -89,6 +89,14 @@ def prepare_images(images, cfg: PreprocessConfig, image_size: int) -> np.ndarray
     return out
 
 
+def views(prepared: np.ndarray, cfg: PreprocessConfig) -> list[tuple[str, np.ndarray]]:
+    """A prepared image (…×C) split into what a person can look at: the picture (1 or 3 channels)
+    and each extra gray view, as (name, …×1 or …×3) pairs."""
+    base = cfg.channels - len(cfg.extra)
+    picture = ("network input" if not cfg.extra else f"{cfg.color}, {cfg.equalize}", prepared[..., :base])
+    return [picture] + [(how, prepared[..., base + k:base + k + 1]) for k, how in enumerate(cfg.extra)]
+
+
 def compute_stats(prepared: np.ndarray, cfg: PreprocessConfig) -> dict:
     """Per-channel mean and std of the prepared training images (identity when normalize is off)."""
     c = prepared.shape[-1]

@@ -23,6 +23,7 @@ from signclf import report_figures as figures
 from signclf import rundir
 from signclf.config import INFERENCE_BATCH_SIZE, Config, load_config
 from signclf.errors import CheckpointError, DataError
+from signclf.preprocess import views
 from signclf.report_html import esc, image_tag, page_html, per_class_table, summary_table
 from signclf.runs_table import run_status
 
@@ -265,7 +266,8 @@ class _Builder:
             prepared, maps, _ = probe.look(image, predicted)
             caption = [label] + ([f"true {figures.class_label(names, true, 18)}"] if true is not None else []) \
                 + [f"pred {figures.class_label(names, predicted, 18)} {p[predicted]:.2f}"]
-            row = [self.picture(figures.plot_input(image, prepared, self.assets / f"input-{k}.png", caption))]
+            shown = views(prepared, probe.run.cfg.preprocess)
+            row = [self.picture(figures.plot_input(image, shown, self.assets / f"input-{k}.png", caption))]
             for i, m in enumerate(maps):
                 title = f"stage {i}: {m.shape[2]} maps of {m.shape[0]}×{m.shape[1]}"
                 row.append(self.picture(figures.plot_feature_maps(m, self.assets / f"features-{k}-stage{i}.png",

@@ -122,11 +122,13 @@ def plot_feature_maps(maps: np.ndarray, path, title: str):
     return save_png(fig, path, dpi=DPI)
 
 
-def plot_input(image_rgb: np.ndarray, prepared: np.ndarray, path, caption):
-    """An image as given and as the network sees it after preprocessing (colour space, CLAHE, size)."""
-    fig = new_figure(2.6, 1.75)
-    for i, (picture, label) in enumerate(((image_rgb, "as given"), (prepared, "network input"))):
-        ax = fig.add_subplot(1, 2, i + 1)
+def plot_input(image_rgb: np.ndarray, views, path, caption):
+    """An image as given and as the network sees it after preprocessing (colour space, CLAHE, size):
+    `views` are preprocess.views' (name, picture) pairs, one panel each."""
+    panels = [("as given", image_rgb)] + [(name, picture) for name, picture in views]
+    fig = new_figure(1.3 * len(panels), 1.75)
+    for i, (label, picture) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
         gray = picture.ndim == 2 or picture.shape[-1] == 1
         ax.imshow(picture.squeeze(), cmap="gray" if gray else None, vmin=0, vmax=255, interpolation="nearest")
         ax.set_axis_off()

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from signclf import report_figures as figures
+from signclf.config import PreprocessConfig
+from signclf.preprocess import views
 
 NAMES = ["red disc", "blue square", "green triangle", "a very long class name that must be cut short"]
 ROBUSTNESS = Path(__file__).parent / "robustness_fixture.json"
@@ -102,8 +104,13 @@ def test_feature_maps_and_input_pictures(tmp_path):
     assert width == round(3.7 * figures.DPI) and height < width  # 12 × 6 tiles: wider than high
     image = np.zeros((60, 45, 3), np.uint8)
     prepared = np.zeros((32, 32, 1), np.uint8)
-    path = figures.plot_input(image, prepared, tmp_path / "in.png", ["sign.png", "pred 1 blue square 0.93"])
+    path = figures.plot_input(image, views(prepared, PreprocessConfig(color="gray")), tmp_path / "in.png",
+                              ["sign.png", "pred 1 blue square 0.93"])
     assert png_size(path) == (round(2.6 * figures.DPI), round(1.75 * figures.DPI))
+    stacked = views(np.zeros((32, 32, 5), np.uint8), PreprocessConfig(color="rgb", extra=["hist", "lcn"]))
+    assert [(name, v.shape[-1]) for name, v in stacked] == [("rgb, none", 3), ("hist", 1), ("lcn", 1)]
+    path = figures.plot_input(image, stacked, tmp_path / "in5.png", ["sign.png"])
+    assert png_size(path) == (round(4 * 1.3 * figures.DPI), round(1.75 * figures.DPI))  # a panel per view
 
 
 def test_saliency_figure_fits_its_columns_to_the_images(tmp_path):
