@@ -53,9 +53,14 @@ class PreprocessConfig:
     extra: list[str] = field(default_factory=list)  # more gray channels, each equalised another way (hist, clahe…)
 
     @property
+    def picture_channels(self) -> int:
+        """Channels of the picture itself: 3 for rgb, 1 for gray and y."""
+        return 3 if self.color == "rgb" else 1
+
+    @property
     def channels(self) -> int:
-        """Channels of a prepared image: 3 for rgb, 1 for gray and y, plus one per extra view."""
-        return (3 if self.color == "rgb" else 1) + len(self.extra)
+        """Channels of a prepared image: the picture's, then one per extra view."""
+        return self.picture_channels + len(self.extra)
 
 
 @dataclass

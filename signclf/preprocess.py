@@ -77,7 +77,7 @@ def prepare_images(images, cfg: PreprocessConfig, image_size: int) -> np.ndarray
         return out
     clahe = cv2.createCLAHE(cfg.clahe_clip, (cfg.clahe_grid, cfg.clahe_grid)) \
         if "clahe" in (cfg.equalize, *cfg.extra) else None
-    base = channels - len(cfg.extra)
+    base = cfg.picture_channels
     for i, img in enumerate(images):
         img = resize(img, image_size)
         out[i, :, :, :base] = _equalize(_to_color_space(img, cfg.color), cfg.equalize, clahe).reshape(
@@ -92,7 +92,7 @@ def prepare_images(images, cfg: PreprocessConfig, image_size: int) -> np.ndarray
 def views(prepared: np.ndarray, cfg: PreprocessConfig) -> list[tuple[str, np.ndarray]]:
     """A prepared image (…×C) split into what a person can look at: the picture (1 or 3 channels)
     and each extra gray view, as (name, …×1 or …×3) pairs."""
-    base = cfg.channels - len(cfg.extra)
+    base = cfg.picture_channels
     picture = ("network input" if not cfg.extra else f"{cfg.color}, {cfg.equalize}", prepared[..., :base])
     return [picture] + [(how, prepared[..., base + k:base + k + 1]) for k, how in enumerate(cfg.extra)]
 

@@ -52,7 +52,7 @@ def augmented_grid(cfg: Config, rows: int = 8, variants: int = 7, seed: int = 0)
             draws = [sess.run(out, {x: images.astype(np.float32), y: labels, step: s}) for s in range(variants)]
 
     # The picture's channels only: extra gray views (preprocess.extra) are augmented alike and not shown.
-    picture = cfg.preprocess.channels - len(cfg.preprocess.extra)
+    picture = cfg.preprocess.picture_channels
     images, draws = images[..., :picture], [d[..., :picture] for d in draws]
     tiles = np.concatenate([images[None].astype(np.float32)] + [d[None] for d in draws], axis=0)  # V×R×H×W×C
     tiles = np.clip(tiles, 0, 255).astype(np.uint8)
