@@ -306,7 +306,9 @@ def _validate(cfg: Config, where: str) -> None:
                               f"got {shown(view)}")
     if cfg.model.input_channels and cfg.model.input_channels != cfg.preprocess.channels:
         raise ConfigError(f"{where}: model.input_channels={cfg.model.input_channels} contradicts "
-                          f"preprocess.color={shown(cfg.preprocess.color)}; set it to 0 (auto)")
+                          f"preprocess.color={shown(cfg.preprocess.color)}"
+                          + (f" with {len(cfg.preprocess.extra)} extra view(s)" if cfg.preprocess.extra else "")
+                          + f" ({cfg.preprocess.channels} channels); set it to 0 (auto)")
     if spatial_size(cfg) < 1:
         raise ConfigError(f"{where}: model.conv stages shrink a {cfg.data.image_size}px image to nothing; "
                           f"use padding SAME, smaller kernels or less pooling")
