@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The shipped committee recipe: `configs/best.yaml` trained on differently preprocessed images.
+"""The shipped committee recipe: `configs/best-gray.yaml` trained on differently preprocessed images.
 
     python scripts/committee.py cv    --data DIR [--folds 3] [--out runs/committee-cv] [--jobs N]
     python scripts/committee.py final --data DIR [--out runs/committee] [--jobs N]
@@ -21,7 +21,7 @@ histogram members are the weakest alone (99.17%, 99.15%): they see the dark and 
 tracks, where the CLAHE members share their errors, differently. Seeds, architectures, 48×48
 input or RGB as the camera gave it add 0.00-0.02 in place of or beside these.
 Light noise (`augment.noise_max=0`) because the committee scored higher with it than with
-best.yaml's per-image noise (99.63 against 99.55 for gray + RGB). No test-time augmentation:
+best-gray.yaml's per-image noise (99.63 against 99.55 for gray + RGB). No test-time augmentation:
 with four members `--tta 9` scored the same 99.73% for 9× the inference work (three members
 needed it to reach that figure).
 """
@@ -36,7 +36,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "best.yaml"
+CONFIG = Path(__file__).resolve().parent.parent / "configs" / "best-gray.yaml"
 COMMON = ["augment.noise_max=0"]
 MEMBERS = {
     "gray-clahe": [],

@@ -159,12 +159,16 @@ def test_a_failed_verification_publishes_nothing(tiny):
     assert not (root / "unverified").exists() and not list(root.glob(".unverified.*"))
 
 
-def test_a_transformer_and_moving_average_run_exports_and_verifies(tmp_path):
+def test_best_yamls_ingredients_export_and_verify(tmp_path):
+    """A transformer, a moving average and five input channels (RGB + extra gray views), as best.yaml."""
     from signclf.export_verify import verify
 
     data = write_tiny_data(tmp_path / "data")
-    run = train_tiny_run(data, tmp_path / "stn", **{"model.stn": True, "train.ema_decay": 0.9})
+    run = train_tiny_run(data, tmp_path / "stn", **{"model.stn": True, "train.ema_decay": 0.9,
+                                                   "preprocess.color": "rgb", "preprocess.extra": "[hist, lcn]"})
     bundle = export([run], tmp_path / "bundle", ALL, log=lambda *a: None)
+    meta = json.loads((bundle / METADATA).read_text())
+    assert meta["input"]["shape"][-1] == 5 and meta["preprocess"]["extra_gray_channels"] == ["hist", "lcn"]
     rows = verify(bundle, [run], log=lambda *a: None)
     for row in rows:
         if row.is_float:
