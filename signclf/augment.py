@@ -144,6 +144,27 @@ def _veil(x, opacity, seed):
     return (1 - alpha) * x + alpha * layer
 
 
+def _erase(x, cfg: AugmentConfig, seed):
+    """Random erasing (Zhong et al. 2017): with probability erase_prob, one rectangle of 2% to
+    erase_max of the image, aspect ratio 0.3 to 3.3, becomes uniform noise in every channel. The
+    model must then read a sign from what is left of it, as behind a branch, a sticker or snow."""
+    n, h, w = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2])
+    area = _uniform([n], seed, 22, 0.02, cfg.erase_max) * (h * w)
+    ratio = tf.exp(_uniform([n], seed, 23, math.log(0.3), math.log(1 / 0.3)))
+    eh = tf.minimum(tf.sqrt(area * ratio), float(h))
+    ew = tf.minimum(tf.sqrt(area / ratio), float(w))
+    top = _uniform([n], seed, 24, 0.0, 1.0) * (h - eh)
+    left = _uniform([n], seed, 25, 0.0, 1.0) * (w - ew)
+    rows = tf.range(h, dtype=tf.float32)[None, :, None]
+    cols = tf.range(w, dtype=tf.float32)[None, None, :]
+    inside = ((rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None])
+              & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
+    chosen = _uniform([n], seed, 26, 0.0, 1.0) < cfg.erase_prob
+    mask = tf.logical_and(inside, chosen[:, None, None])[:, :, :, None]
+    noise = tf.random.stateless_uniform(tf.shape(x), seed=seed + [0, 27], minval=0.0, maxval=255.0)
+    return tf.where(tf.broadcast_to(mask, tf.shape(x)), noise, x)
+
+
 def _per_image(values):
     return tf.reshape(values, [-1, 1, 1, 1])
 
@@ -191,4 +212,6 @@ def augment_batch(x, labels, cfg: AugmentConfig, seed, mirror_table=None):
         # make every image equally noisy and cost accuracy on clean ones.
         std = _per_image(_uniform([n], seed, 19, 0.0, cfg.noise_max * 255))
         x = x + tf.random.stateless_normal(tf.shape(x), seed=seed + [0, 21]) * std
+    if cfg.erase_prob > 0:  # last: the erased patch is noise, not a sign seen through blur or noise
+        x = _erase(x, cfg, seed)
     return tf.clip_by_value(x, 0.0, 255.0), labels

@@ -84,6 +84,8 @@ class AugmentConfig:
     invert_prob: float = 0.0  # probability of inverting intensities (a backlit sign is dark on a bright sky)
     haze: float = 0.0  # max opacity of a smooth bright veil over the image (fog, a frosted or dirty windscreen)
     mirror_prob: float = 0.0  # class-aware flips: a sign becomes its mirror class (e.g. turn left ↔ right)
+    erase_prob: float = 0.0  # probability of random erasing: a rectangle of the image becomes noise (occlusion)
+    erase_max: float = 0.25  # the erased rectangle's largest area, fraction of the image (smallest: 2%)
 
 
 @dataclass
@@ -115,7 +117,9 @@ class TrainConfig:
     epochs: int = 10  # passes over the training set
     batch_size: int = 128  # images per training step
     seed: int = 0  # seeds Python, NumPy and TensorFlow; same seed + same data = same weights on CPU
-    learning_rate: float = 0.001  # Adam
+    learning_rate: float = 0.001  # peak step size (Adam: ~0.001; momentum: ~0.05)
+    optimizer: str = "adam"  # adam | momentum (SGD with Nesterov momentum)
+    momentum: float = 0.9  # momentum's decay of past gradients
     lr_schedule: str = "constant"  # constant | exponential | step | cosine | plateau
     lr_decay: float = 0.5  # factor for exponential (per epoch), step and plateau
     lr_step_epochs: int = 10  # step schedule: multiply by lr_decay every this many epochs
@@ -154,6 +158,7 @@ _CHOICES = {
     "data.format": DATA_FORMATS,
     "preprocess.color": ("rgb", "gray", "y"),
     "preprocess.equalize": ("none", "hist", "clahe", "stretch", "lcn"),
+    "train.optimizer": ("adam", "momentum"),
     "train.lr_schedule": ("constant", "exponential", "step", "cosine", "plateau"),
 }
 EXTRA_VIEWS = ("hist", "clahe", "stretch", "lcn")  # preprocess.extra: equalisations of the gray picture
@@ -173,6 +178,7 @@ _RANGES = [
     ("train.batch_size", lambda v: v >= 1, ">= 1"),
     ("train.seed", lambda v: 0 <= v <= MAX_SEED, f"between 0 and {MAX_SEED}"),
     ("train.learning_rate", lambda v: v > 0, "> 0"),
+    ("train.momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("train.lr_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
     ("train.lr_step_epochs", lambda v: v >= 1, ">= 1"),
     ("train.lr_min", lambda v: v >= 0, ">= 0"),
@@ -274,11 +280,14 @@ def _validate(cfg: Config, where: str) -> None:
     for name in _AUGMENT_NONNEGATIVE:
         if getattr(cfg.augment, name) < 0:
             raise ConfigError(f"{where}: augment.{name} must be >= 0, got {shown(getattr(cfg.augment, name))}")
-    for name in ("blur_prob", "mirror_prob"):
+    for name in ("blur_prob", "mirror_prob", "invert_prob", "erase_prob"):
         if getattr(cfg.augment, name) > 1:
             raise ConfigError(f"{where}: augment.{name} is a probability and must be <= 1")
     if cfg.augment.haze >= 1:
         raise ConfigError(f"{where}: augment.haze is an opacity and must be < 1 (1 would hide the sign)")
+    if not 0.02 <= cfg.augment.erase_max < 1:
+        raise ConfigError(f"{where}: augment.erase_max is the erased share of the image and must be in "
+                          f"[0.02, 1), got {shown(cfg.augment.erase_max)}")
     if cfg.data.folds and not 0 <= cfg.data.fold < cfg.data.folds:
         raise ConfigError(f"{where}: data.fold must be between 0 and {cfg.data.folds - 1} "
                           f"(data.folds={cfg.data.folds}), got {cfg.data.fold}")

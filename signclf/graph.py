@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import tensorflow.compat.v1 as tf
 
 from signclf.augment import augment_batch
-from signclf.config import Config
+from signclf.config import Config, TrainConfig
 from signclf.device import Device
 from signclf.model import build_logits, weight_decay
 
@@ -85,6 +85,14 @@ class TrainGraph:
 
 def _compute_dtype(device: Device):
     return tf.float16 if device.float16 else tf.float32
+
+
+def _optimizer(train: TrainConfig, learning_rate):
+    if train.optimizer == "momentum":
+        # Plain SGD on a velocity: with batch norm it often generalises better than Adam, whose
+        # per-weight step sizes also scale the L2 term's pull unevenly.
+        return tf.train.MomentumOptimizer(learning_rate, train.momentum, use_nesterov=True)
+    return tf.train.AdamOptimizer(learning_rate)
 
 
 def _eval_tower(cfg: Config, stats: dict, num_classes: int, device: Device, ema=None):
@@ -160,7 +168,7 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
 
         learning_rate = tf.placeholder_with_default(tf.constant(cfg.train.learning_rate, tf.float32), [],
                                                     name="learning_rate")
-        optimizer = tf.train.AdamOptimizer(learning_rate)
+        optimizer = _optimizer(cfg.train, learning_rate)
         params = tf.trainable_variables("model")
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
             if compute_dtype == tf.float16:

@@ -74,7 +74,8 @@ def _augment(cfg) -> str:
 
 def _training(cfg) -> str:
     t = cfg.train
-    parts = [f"{t.epochs} epochs", f"batch {t.batch_size}", f"Adam lr {t.learning_rate:g} ({t.lr_schedule})",
+    optimizer = "Adam" if t.optimizer == "adam" else f"Nesterov momentum {t.momentum:g}"
+    parts = [f"{t.epochs} epochs", f"batch {t.batch_size}", f"{optimizer} lr {t.learning_rate:g} ({t.lr_schedule})",
              f"warm-up {t.warmup_epochs:g} epochs" if t.warmup_epochs else "",
              f"label smoothing {t.label_smoothing:g}" if t.label_smoothing else "",
              f"early stopping {t.early_stopping}" if t.early_stopping else "", f"seed {t.seed}"]

@@ -140,3 +140,19 @@ def test_class_aware_mirror_relabels_only_mirrorable_signs():
     assert new_labels.tolist() == [34, 13, 1]
     np.testing.assert_allclose(out[0], images[0, :, ::-1], atol=1e-3)
     np.testing.assert_allclose(out[2], images[2], atol=1e-3)
+
+
+def test_random_erasing_replaces_one_rectangle_of_bounded_area_in_some_images():
+    gray = np.full((200, 32, 32, 3), 128, np.uint8)
+    out, _ = run_augment(gray, np.zeros(200), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, erase_prob=0.5, erase_max=0.3))
+    changed = np.any(np.abs(out - 128) > 1e-3, axis=3)  # N×H×W: the erased pixels
+    erased = changed.any(axis=(1, 2))
+    assert 70 <= erased.sum() <= 130  # about half the images
+    for mask in changed[erased]:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        box = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        assert box.mean() > 0.97  # one solid rectangle (a noise pixel may land near 128 by chance)
+        assert box.size <= 0.3 * 32 * 32 + 2 * 32 + 1  # at most erase_max of the image, rounding to whole pixels
+    areas = changed[erased].sum(axis=(1, 2)) / (32 * 32)
+    assert areas.min() < 0.08 and areas.max() > 0.2  # small and large patches
+    assert out[changed].std() > 60  # filled with uniform noise (std 74), not a flat colour

@@ -96,6 +96,24 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_
         np.testing.assert_allclose(a[name], b[name], atol=1e-5, err_msg=name)
 
 
+def test_momentum_sgd_learns_and_resumes_with_its_velocity(tmp_path, tiny_data):
+    extra = {"train.optimizer": "momentum", "train.learning_rate": 0.05, "train.lr_schedule": "exponential"}
+    straight = run_training(tmp_path, tiny_data, "straight", **extra, **{"train.epochs": 4})
+    rows = list(csv.DictReader(open(straight / "metrics.csv")))
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]) and float(rows[-1]["valid_acc"]) >= 0.9
+    prefix = tf.train.latest_checkpoint(str(straight / "checkpoints" / "last"))
+    names = [name for name, _ in tf.train.list_variables(prefix)]
+    assert any(name.endswith("/Momentum") for name in names) and not any(name.endswith("/Adam") for name in names)
+    cfg = load_config(None, tiny_overrides(tiny_data, **extra, **{"train.epochs": 4}))
+    cfg.train.epochs = 2
+    first = train(cfg, run_dir=tmp_path / "split", log=lambda *a: None, progress=False)
+    cfg.train.epochs = 4
+    resumed = train(cfg, resume=first, log=lambda *a: None, progress=False)
+    a, b = final_weights(straight), final_weights(resumed)
+    for name in a:  # the velocity came back from the checkpoint: the same path as without a break
+        np.testing.assert_allclose(a[name], b[name], atol=1e-5, err_msg=name)
+
+
 def test_early_stopping_and_best_checkpoint(tmp_path, tiny_data):
     # A learning rate of ~0 cannot improve after the first epoch, so patience 1 stops at epoch 2.
     run = run_training(tmp_path, tiny_data, "early", **{"train.epochs": 6, "train.early_stopping": 1,
