@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from signclf.config_yaml import apply_override, parse_override, read_yaml, shown, shown_key
+from signclf.config_yaml import apply_override, parse_override, read_config_yaml, shown, shown_key
 from signclf.errors import ConfigError
 from signclf.layer_sizes import spatial_size, weight_counts
 from signclf.text import printable
@@ -343,7 +343,7 @@ def load_config(path=None, overrides=()) -> Config:
 
     Overrides apply on top of the defaults too: `model.conv.0.depth=32` works without a config file.
     """
-    raw = read_yaml(path) if path else {}
+    raw = read_config_yaml(path) if path else {}
     where = printable(str(path)) if path else "<defaults>"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the top level must be a mapping of sections (data, model, train, ...)")

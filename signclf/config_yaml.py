@@ -80,6 +80,45 @@ def read_yaml(path) -> dict:
     return raw if raw is not None else {}
 
 
+def read_config_yaml(path, _chain: tuple = ()) -> dict:
+    """A config file's top-level value with its `base:` chain merged in.
+
+    `base: other.yaml` (relative to this file) names a config whose values this one overrides
+    mapping by mapping; a list, like model.conv, is replaced whole. `name` is not inherited: a
+    derived config is its own run name. The result has no `base` key, so the config a run saves
+    is the flat, resolved one.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    if not isinstance(raw, dict) or "base" not in raw:
+        return raw
+    where = printable(str(path))
+    base = raw.pop("base")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{where}: base must name another config file, e.g. base: best.yaml, got {shown(base)}")
+    base_path = path.parent / base
+    chain = _chain + (path.resolve(),)
+    if base_path.resolve() in chain:
+        raise ConfigError(f"{where}: base {shown(base)} leads back to {printable(str(base_path))}; "
+                          f"a chain of bases must end in a config without one")
+    if not base_path.is_file():
+        raise ConfigError(f"{where}: base config {printable(str(base_path))} not found "
+                          f"(base is relative to this file's folder)")
+    parent = read_config_yaml(base_path, chain)
+    if not isinstance(parent, dict):
+        raise ConfigError(f"{printable(str(base_path))}: the top level must be a mapping of sections")
+    parent.pop("name", None)
+    return _merged(parent, raw)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
 def parse_override(text: str) -> tuple[list[str], object]:
     """`train.epochs=3` → (['train', 'epochs'], 3); the value is parsed as YAML (numbers, lists, bools)."""
     if "=" not in text:

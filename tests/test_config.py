@@ -39,6 +39,21 @@ def test_shipped_configs_load(tmp_path):
         assert cfg.name
 
 
+def test_a_derived_config_is_its_base_plus_its_own_keys_and_saves_flat(tmp_path):
+    best, gray = load_config("configs/best.yaml"), load_config("configs/best-gray.yaml")
+    assert gray.name == "best-gray" and gray.preprocess.color == "gray" and gray.preprocess.extra == []
+    assert gray.model == best.model and gray.augment == best.augment and gray.train == best.train
+    (tmp_path / "sub").mkdir()
+    child = write(tmp_path, "base: ../child-base.yaml\ntrain: {epochs: 3}\n", "sub/child.yaml")
+    write(tmp_path, "model: {conv: [{depth: 8}]}\ntrain: {epochs: 9, seed: 4}\n", "child-base.yaml")
+    cfg = load_config(child, ["train.seed=5"])
+    assert cfg.name == "child" and [s.depth for s in cfg.model.conv] == [8]
+    assert (cfg.train.epochs, cfg.train.seed) == (3, 5)  # the file over its base, --set over both
+    assert "base" not in config_to_yaml(cfg)
+    with pytest.raises(ConfigError, match=r"child.yaml \(with --set\): unknown key"):
+        load_config(child, ["train.epochz=5"])
+
+
 def test_overrides_with_types_and_list_index(tmp_path):
     p = write(tmp_path, "model:\n  conv:\n    - {kernel: 5, depth: 6}\n")
     cfg = load_config(p, ["train.epochs=3", "data.train=x/train.p", "model.conv.0.depth=32",

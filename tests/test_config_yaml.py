@@ -3,7 +3,16 @@ import time
 import pytest
 import yaml
 
-from signclf.config_yaml import MAX_SHOWN, apply_override, load_yaml, parse_override, read_yaml, shown, shown_key
+from signclf.config_yaml import (
+    MAX_SHOWN,
+    apply_override,
+    load_yaml,
+    parse_override,
+    read_config_yaml,
+    read_yaml,
+    shown,
+    shown_key,
+)
 from signclf.errors import ConfigError
 
 
@@ -62,3 +71,29 @@ def test_apply_override_copies_missing_sections_from_the_defaults():
     assert raw["model"]["conv"] == [{"kernel": 3, "depth": 8}]
     with pytest.raises(ConfigError, match="model.fc is not a section"):
         apply_override({"model": {"fc": 3}}, ["model", "fc", "x"], 1, defaults)
+
+
+def test_a_base_config_is_merged_under_the_derived_one(tmp_path):
+    (tmp_path / "parent.yaml").write_text("name: parent\ndata: {train: a.p, valid: b.p}\n"
+                                          "model: {conv: [{depth: 8}, {depth: 16}], fc: [64]}\ntrain: {epochs: 9}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "child.yaml").write_text("base: ../parent.yaml\ndata: {valid: c.p}\n"
+                                                 "model: {conv: [{depth: 4}]}\n")
+    (tmp_path / "grandchild.yaml").write_text("base: sub/child.yaml\ntrain: {epochs: 2}\n")
+    merged = read_config_yaml(tmp_path / "grandchild.yaml")
+    assert merged == {"data": {"train": "a.p", "valid": "c.p"},  # mappings merge key by key
+                      "model": {"conv": [{"depth": 4}], "fc": [64]},  # lists are replaced whole
+                      "train": {"epochs": 2}}  # no base key left, and the name is not inherited
+
+
+@pytest.mark.parametrize("base,message", [
+    ("missing.yaml", "base config .*missing.yaml not found"),
+    ("3", "base must name another config file"),
+    ("self.yaml", "leads back to"),
+    ("loop.yaml", "leads back to"),
+])
+def test_a_bad_base_is_one_clear_line(tmp_path, base, message):
+    (tmp_path / "loop.yaml").write_text("base: self.yaml\n")
+    (tmp_path / "self.yaml").write_text(f"base: {base}\ntrain: {{epochs: 2}}\n")
+    with pytest.raises(ConfigError, match=message):
+        read_config_yaml(tmp_path / "self.yaml")
