@@ -117,7 +117,7 @@ class TrainConfig:
     epochs: int = 10  # passes over the training set
     batch_size: int = 128  # images per training step
     seed: int = 0  # seeds Python, NumPy and TensorFlow; same seed + same data = same weights on CPU
-    learning_rate: float = 0.001  # peak step size (Adam: ~0.001; momentum: ~0.05)
+    learning_rate: float = 0.001  # peak step size (Adam: ~0.001; momentum: ~0.1)
     optimizer: str = "adam"  # adam | momentum (SGD with Nesterov momentum)
     momentum: float = 0.9  # momentum's decay of past gradients
     lr_schedule: str = "constant"  # constant | exponential | step | cosine | plateau

@@ -89,8 +89,8 @@ def _compute_dtype(device: Device):
 
 def _optimizer(train: TrainConfig, learning_rate):
     if train.optimizer == "momentum":
-        # Plain SGD on a velocity: with batch norm it often generalises better than Adam, whose
-        # per-weight step sizes also scale the L2 term's pull unevenly.
+        # The classic alternative to Adam: one step size for every weight, so the L2 term pulls all
+        # weights alike. On best.yaml it matched Adam under cross-validation (README, accuracy levers).
         return tf.train.MomentumOptimizer(learning_rate, train.momentum, use_nesterov=True)
     return tf.train.AdamOptimizer(learning_rate)
 
