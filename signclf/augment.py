@@ -165,6 +165,22 @@ def _erase(x, cfg: AugmentConfig, seed):
     return tf.where(tf.broadcast_to(mask, tf.shape(x)), noise, x)
 
 
+def mixup(x, targets, alpha: float, seed):
+    """Mixup (Zhang et al. 2018): each image and its target blended with another image of the batch
+    (the batch reversed, itself in random order) by λ ~ Beta(alpha, alpha). λ is folded to ≥ 0.5 so
+    the image stays mostly itself and its label is still the one the training accuracy counts.
+    x: float N×H×W×C; targets: float N×K (one-hot or smoothed)."""
+    n = tf.shape(x)[0]
+    # Beta(a, a) as G1 / (G1 + G2) with Gamma(a) draws: stateless, so a resumed run mixes alike.
+    g1 = tf.random.stateless_gamma([n], seed=seed + [0, 30], alpha=alpha)
+    g2 = tf.random.stateless_gamma([n], seed=seed + [0, 31], alpha=alpha)
+    lam = g1 / tf.maximum(g1 + g2, 1e-12)
+    lam = tf.maximum(lam, 1.0 - lam)
+    mixed_x = _per_image(lam) * x + _per_image(1.0 - lam) * tf.reverse(x, [0])
+    mixed_targets = lam[:, None] * targets + (1.0 - lam[:, None]) * tf.reverse(targets, [0])
+    return mixed_x, mixed_targets
+
+
 def _per_image(values):
     return tf.reshape(values, [-1, 1, 1, 1])
 

@@ -86,6 +86,7 @@ class AugmentConfig:
     mirror_prob: float = 0.0  # class-aware flips: a sign becomes its mirror class (e.g. turn left ↔ right)
     erase_prob: float = 0.0  # probability of random erasing: a rectangle of the image becomes noise (occlusion)
     erase_max: float = 0.25  # the erased rectangle's largest area, fraction of the image (smallest: 2%)
+    mixup: float = 0.0  # mixup's Beta(a, a) parameter: images and targets blended in pairs (e.g. 0.2; 0 = off)
 
 
 @dataclass

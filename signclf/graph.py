@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import tensorflow.compat.v1 as tf
 
-from signclf.augment import augment_batch
+from signclf.augment import augment_batch, mixup
 from signclf.config import Config, TrainConfig
 from signclf.device import Device
 from signclf.model import build_logits, weight_decay
@@ -135,7 +135,7 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
 
         batch_index = tf.placeholder(tf.int32, [None], name="batch_index")
         step_seed = tf.stack([tf.constant(cfg.train.seed, tf.int64), state.global_step])
-        tower_logits, tower_labels = [], []
+        tower_logits, tower_labels, tower_targets = [], [], []
         for t, index in enumerate(split_batch(batch_index, device.towers)):
             # Each tower draws its own augmentation and dropout: (seed + t·large prime, step).
             seed = step_seed + tf.constant([t * 1_000_003, 0], tf.int64)
@@ -148,20 +148,23 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
             with tf.device(device.tower_device(t)):
                 if cfg.augment.enabled:
                     x, y = augment_batch(x, y, cfg.augment, seed, mirror_table)
+                targets = tf.one_hot(y, num_classes)
+                if cfg.train.label_smoothing:
+                    targets = targets * (1 - cfg.train.label_smoothing) + cfg.train.label_smoothing / num_classes
+                if cfg.augment.enabled and cfg.augment.mixup > 0:
+                    x, targets = mixup(x, targets, cfg.augment.mixup, seed)
                 tower_logits.append(build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
                                                  dropout_seed=seed + tf.constant([1, 0], tf.int64), input_stats=stats,
                                                  blocked_conv=device.blocked_conv))
             tower_labels.append(y)
+            tower_targets.append(targets)
             if t > 0:
                 # Batch norm normalises each tower with its own batch statistics ("ghost" batches);
                 # the moving averages follow the first tower only, so they move once per step.
                 del tf.get_collection_ref(tf.GraphKeys.UPDATE_OPS)[update_ops:]
         n = tf.shape(batch_index)[0]  # the real rows: split_batch may pad a tiny last batch
         logits, y = tf.concat(tower_logits, axis=0)[:n], tf.concat(tower_labels, axis=0)[:n]
-
-        targets = tf.one_hot(y, num_classes)
-        if cfg.train.label_smoothing:
-            targets = targets * (1 - cfg.train.label_smoothing) + cfg.train.label_smoothing / num_classes
+        targets = tf.concat(tower_targets, axis=0)[:n]
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=targets, logits=logits))
         total_loss = loss + weight_decay(cfg.model)
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.int32))

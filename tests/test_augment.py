@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from signclf.augment import augment_batch, gtsrb_mirror_table
+from signclf.augment import augment_batch, gtsrb_mirror_table, mixup
 from signclf.config import AugmentConfig
 
 tf.disable_eager_execution()
@@ -156,3 +156,37 @@ def test_random_erasing_replaces_one_rectangle_of_bounded_area_in_some_images():
     areas = changed[erased].sum(axis=(1, 2)) / (32 * 32)
     assert areas.min() < 0.08 and areas.max() > 0.2  # small and large patches
     assert out[changed].std() > 60  # filled with uniform noise (std 74), not a flat colour
+
+
+def run_mixup(images, targets, alpha, step=0):
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x, t = mixup(tf.constant(images), tf.constant(targets), alpha, tf.constant([0, step], tf.int64))
+        return sess.run([x, t])
+
+
+def test_mixup_blends_each_image_and_its_target_with_the_reversed_batch_by_one_weight_of_at_least_a_half():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (64, 8, 8, 3)).astype(np.float32)
+    targets = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)] * 0.9 + 0.01  # smoothed one-hot
+    x, t = run_mixup(images, targets, 0.4)
+    partner = images[::-1]
+    # Recover each image's weight from its pixels, then check the target used the same one.
+    lam = np.array([np.polyfit((images[i] - partner[i]).ravel(), (x[i] - partner[i]).ravel(), 1)[0]
+                    for i in range(64)])
+    np.testing.assert_allclose(x, lam[:, None, None, None] * images + (1 - lam[:, None, None, None]) * partner,
+                               atol=1e-3)
+    np.testing.assert_allclose(t, lam[:, None] * targets + (1 - lam[:, None]) * targets[::-1], atol=1e-5)
+    assert lam.min() >= 0.5 - 1e-6 and lam.max() <= 1 + 1e-6
+    assert 0.55 < lam.mean() < 0.95 and lam.std() > 0.05  # Beta(0.4, 0.4) folded: spread, not constant
+    np.testing.assert_allclose(t.sum(axis=1), targets.sum(axis=1), atol=1e-5)
+    again, _ = run_mixup(images, targets, 0.4)
+    np.testing.assert_array_equal(again, x)  # stateless: the same step mixes the same way
+    other_step, _ = run_mixup(images, targets, 0.4, step=1)
+    assert not np.allclose(other_step, x)
+
+
+def test_a_tiny_mixup_alpha_leaves_images_almost_unmixed():
+    # Beta(a, a) puts its mass near 0 and 1 as a → 0; folded to ≥ 0.5 that is λ ≈ 1.
+    images = np.random.default_rng(1).uniform(0, 255, (32, 8, 8, 1)).astype(np.float32)
+    x, _ = run_mixup(images, np.eye(32, dtype=np.float32), 0.01)
+    assert np.median(np.abs(x - images)) < 1.0

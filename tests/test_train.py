@@ -78,10 +78,10 @@ def test_save_restore_gives_identical_logits(tmp_path, tiny_data):
     assert a.shape == (6, 4) and np.allclose(a.sum(1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("augment,towers", [(False, 1), (True, 1), (True, 2)])
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_data, augment, towers):
+@pytest.mark.parametrize("augment,towers,mixup", [(False, 1, 0), (True, 1, 0), (True, 2, 0), (True, 2, 0.4)])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_data, augment, towers, mixup):
     extra = {"augment.enabled": augment, "model.keep_prob": 0.7, "train.lr_schedule": "exponential",
-             "train.towers": towers, "model.batch_norm": towers > 1}
+             "train.towers": towers, "model.batch_norm": towers > 1, "augment.mixup": mixup}
     straight = run_training(tmp_path, tiny_data, "straight", **extra, **{"train.epochs": 3})
     cfg = load_config(None, tiny_overrides(tiny_data, **extra, **{"train.epochs": 3}) + ["train.epochs=1"])
     cfg.train.epochs = 1
@@ -210,3 +210,13 @@ def test_a_final_model_refuses_settings_that_need_validation(tiny_data, clash):
 
     with pytest.raises(ConfigError, match=f"train.final trains without a validation set, which {clash.split('=')[0]}"):
         load_config(None, tiny_overrides(tiny_data, **{"train.final": True}) + [clash])
+
+
+def test_mixup_trains_on_blended_targets(tmp_path, tiny_data):
+    plain = run_training(tmp_path, tiny_data, "plain", **{"augment.enabled": True, "train.epochs": 3})
+    mixed = run_training(tmp_path, tiny_data, "mixed", **{"augment.enabled": True, "augment.mixup": 1.0,
+                                                          "train.epochs": 3})
+    rows = {name: list(csv.DictReader(open(run / "metrics.csv"))) for name, run in (("plain", plain), ("mixed", mixed))}
+    # Blended targets cannot be fitted as tightly as one-hot ones: the training loss stays higher.
+    assert float(rows["mixed"][-1]["train_loss"]) > float(rows["plain"][-1]["train_loss"])
+    assert float(rows["mixed"][-1]["valid_acc"]) >= 0.9
