@@ -132,6 +132,9 @@ class TrainConfig:
     final: bool = False  # train on every labelled image (data.train + data.valid), no validation: see signclf cv
     ema_decay: float = 0.0  # validate, keep and export a moving average of the weights (e.g. 0.999; 0 = off)
     finetune_from: str = ""  # run directory whose best weights initialise this run
+    teacher: list[str] = field(default_factory=list)  # runs or cv folders whose softmax joins the targets (distilling)
+    teacher_weight: float = 0.5  # share of each training target taken from the teacher
+    teacher_temperature: float = 2.0  # softens the teacher: its probabilities to the power 1/T, renormalised
     eval_batch_size: int = INFERENCE_BATCH_SIZE  # images per step when validating
     xla: bool = False  # XLA JIT compilation on a GPU (TF ignores it on CPU without TF_XLA_FLAGS)
     mixed_precision: bool = False  # float16 compute on a GPU; ignored on CPU
@@ -188,6 +191,8 @@ _RANGES = [
     ("train.label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("train.early_stopping", lambda v: v >= 0, ">= 0"),
     ("train.ema_decay", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("train.teacher_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("train.teacher_temperature", lambda v: 0 < v <= 100, "in (0, 100]"),
     ("train.eval_batch_size", lambda v: v >= 1, ">= 1"),
     ("train.towers", lambda v: 0 <= v <= 64, "between 0 (auto) and 64"),
 ]
@@ -299,6 +304,9 @@ def _validate(cfg: Config, where: str) -> None:
         if clash:
             raise ConfigError(f"{where}: train.final trains without a validation set, which {clash} needs; "
                               f"drop one of them")
+    if cfg.train.teacher and cfg.augment.enabled and cfg.augment.mirror_prob > 0:
+        raise ConfigError(f"{where}: train.teacher scores the images as they are, so it cannot follow "
+                          f"augment.mirror_prob's relabelled flips; set augment.mirror_prob=0 or drop the teacher")
     if not cfg.model.conv:
         raise ConfigError(f"{where}: model.conv must list at least one conv stage")
     for i, stage in enumerate(cfg.model.conv):
@@ -360,17 +368,19 @@ def load_config(path=None, overrides=()) -> Config:
 
 
 _PATH_KEYS = (("data", "train"), ("data", "valid"), ("data", "test"), ("data", "class_names"),
-              ("train", "finetune_from"))
+              ("train", "finetune_from"), ("train", "teacher"))
 
 
 def resolve_paths(cfg: Config, base_dir) -> Config:
-    """A copy of `cfg` whose data paths and train.finetune_from are absolute, relative ones taken
+    """A copy of `cfg` whose data paths, train.finetune_from and train.teacher are absolute, relative ones taken
     against `base_dir` (where `train` ran): the run's saved config then works from any directory."""
     sections = {}
     for section, key in _PATH_KEYS:
         value = getattr(getattr(cfg, section), key)
-        if value:
-            sections.setdefault(section, {})[key] = str((Path(base_dir) / Path(value).expanduser()).absolute())
+        absolute = [str((Path(base_dir) / Path(v).expanduser()).absolute()) for v in
+                    (value if isinstance(value, list) else [value]) if v]
+        if absolute:
+            sections.setdefault(section, {})[key] = absolute if isinstance(value, list) else absolute[0]
     return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)
                                        for section, changes in sections.items()})
 

@@ -81,6 +81,7 @@ class TrainGraph:
     eval_loss_sum: tf.Tensor
     eval_correct: tf.Tensor
     eval_logits: tf.Tensor
+    teacher_source: tf.Tensor | None = None  # N×K teacher probabilities, fed once (train.teacher)
 
 
 def _compute_dtype(device: Device):
@@ -117,8 +118,10 @@ def _eval_tower(cfg: Config, stats: dict, num_classes: int, device: Device, ema=
 
 
 def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, device: Device,
-                      mirror_table=None) -> TrainGraph:
-    """Graph whose training data lives in a (non-checkpointed) variable: a step feeds only indices."""
+                      mirror_table=None, teacher: bool = False) -> TrainGraph:
+    """Graph whose training data lives in a (non-checkpointed) variable: a step feeds only indices.
+    With `teacher`, the teacher's probabilities for each training image (distill.py) live beside them
+    and make up train.teacher_weight of its target."""
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(cfg.train.seed)
@@ -131,7 +134,13 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
         local = [tf.GraphKeys.LOCAL_VARIABLES]
         train_images = tf.Variable(images_source, trainable=False, collections=local, name="train_images")
         train_labels = tf.Variable(labels_source, trainable=False, collections=local, name="train_labels")
-        data_init = tf.group(train_images.initializer, train_labels.initializer)
+        data_init = [train_images.initializer, train_labels.initializer]
+        teacher_source = None
+        if teacher:
+            teacher_source = tf.placeholder(tf.float32, [train_shape[0], num_classes], name="teacher_source")
+            train_teacher = tf.Variable(teacher_source, trainable=False, collections=local, name="train_teacher")
+            data_init.append(train_teacher.initializer)
+        data_init = tf.group(*data_init)
 
         batch_index = tf.placeholder(tf.int32, [None], name="batch_index")
         step_seed = tf.stack([tf.constant(cfg.train.seed, tf.int64), state.global_step])
@@ -151,6 +160,9 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
                 targets = tf.one_hot(y, num_classes)
                 if cfg.train.label_smoothing:
                     targets = targets * (1 - cfg.train.label_smoothing) + cfg.train.label_smoothing / num_classes
+                if teacher:
+                    weight = cfg.train.teacher_weight
+                    targets = (1 - weight) * targets + weight * tf.gather(train_teacher, index)
                 if cfg.augment.enabled and cfg.augment.mixup > 0:
                     x, targets = mixup(x, targets, cfg.augment.mixup, seed)
                 tower_logits.append(build_logits(tf.cast(x, compute_dtype), cfg.model, num_classes, training=True,
@@ -196,7 +208,8 @@ def build_train_graph(cfg: Config, stats: dict, num_classes: int, train_shape, d
                                                                                       logits=eval_logits))
         eval_correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(eval_logits, 1), eval_labels), tf.int32))
     return TrainGraph(graph, state, data_init, images_source, labels_source, batch_index, learning_rate, train_op,
-                      loss, correct, eval_images, eval_labels, eval_loss_sum, eval_correct, eval_logits)
+                      loss, correct, eval_images, eval_labels, eval_loss_sum, eval_correct, eval_logits,
+                      teacher_source)
 
 
 @dataclass

@@ -72,13 +72,15 @@ def _check_resumable(run: Path, cfg: Config, log) -> None:
 
 @dataclass
 class _Data:
-    """The training and validation sets, loaded and prepared (uint8, the run's colour space)."""
+    """The training and validation sets, loaded and prepared (uint8, the run's colour space), and
+    what a teacher makes of the training images when distilling."""
 
     train: object
     valid: object
     train_x: np.ndarray
     valid_x: np.ndarray
     seconds: float
+    teacher: np.ndarray | None = None  # train.teacher's probabilities for each training image
 
 
 def _load_data(cfg: Config, log) -> _Data:
@@ -88,8 +90,13 @@ def _load_data(cfg: Config, log) -> _Data:
     t0 = time.time()
     train_ds, valid_ds = load_train_valid(cfg, log)
     size = cfg.data.image_size
-    return _Data(train_ds, valid_ds, prepare_images(train_ds.images, cfg.preprocess, size),
+    data = _Data(train_ds, valid_ds, prepare_images(train_ds.images, cfg.preprocess, size),
                  prepare_images(valid_ds.images, cfg.preprocess, size), time.time() - t0)
+    if cfg.train.teacher:
+        from signclf.distill import teacher_targets
+
+        data.teacher = teacher_targets(cfg, train_ds.images, train_ds.labels, train_ds.class_names, log)
+    return data
 
 
 def train(cfg: Config, run_dir=None, resume=None, force: bool = False, log=print, progress: bool = True,
@@ -144,7 +151,8 @@ def _train_into(run: Path, cfg: Config, device: Device, data: _Data, resumed: bo
             log(warning)
 
     mirror = gtsrb_mirror_table(train_ds.num_classes) if cfg.augment.mirror_prob > 0 else None
-    with Trainer.start(cfg, stats, train_ds.num_classes, data.train_x, train_ds.labels, device, mirror) as trainer:
+    with Trainer.start(cfg, stats, train_ds.num_classes, data.train_x, train_ds.labels, device, mirror,
+                       data.teacher) as trainer:
         data.train_x = None  # the session holds its own copy
         graph = trainer.g.graph
         with graph.as_default():

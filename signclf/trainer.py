@@ -122,20 +122,25 @@ class Trainer:
 
     @classmethod
     def start(cls, cfg: Config, stats: dict, num_classes: int, images: np.ndarray, labels: np.ndarray,
-              device: Device, mirror_table=None) -> Trainer:
-        """Build the graph, open the Session, initialise the variables and load the images."""
+              device: Device, mirror_table=None, teacher_targets: np.ndarray | None = None) -> Trainer:
+        """Build the graph, open the Session, initialise the variables and load the images (and the
+        teacher's N×K probabilities for them, when distilling)."""
         import tensorflow.compat.v1 as tf
 
         from signclf.graph import build_train_graph
 
         tf.disable_eager_execution()
         seed_everything(cfg.train.seed)
-        g = build_train_graph(cfg, stats, num_classes, images.shape, device, mirror_table)
+        g = build_train_graph(cfg, stats, num_classes, images.shape, device, mirror_table,
+                              teacher=teacher_targets is not None)
         sess = tf.Session(graph=g.graph, config=device.session_config())
         try:
             with g.graph.as_default():
                 sess.run(tf.global_variables_initializer())
-            sess.run(g.data_init, {g.images_source: images, g.labels_source: labels})
+            feed = {g.images_source: images, g.labels_source: labels}
+            if teacher_targets is not None:
+                feed[g.teacher_source] = teacher_targets
+            sess.run(g.data_init, feed)
         except BaseException:
             sess.close()
             raise

@@ -155,7 +155,7 @@ def test_values_quoted_in_errors_are_cut_short():
     assert len(str(e.value)) < 200 and "…" in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="unknown key") as e:
         load_config(None, ["train." + "k" * 5000 + "=1"])
-    assert len(str(e.value)) < 400
+    assert "k" * 200 not in str(e.value) and "…" in str(e.value)  # the key is cut; the known keys follow in full
 
 
 @pytest.mark.parametrize("seed", ["-1", str(10**23)])
