@@ -78,7 +78,9 @@ def _training(cfg) -> str:
     parts = [f"{t.epochs} epochs", f"batch {t.batch_size}", f"{optimizer} lr {t.learning_rate:g} ({t.lr_schedule})",
              f"warm-up {t.warmup_epochs:g} epochs" if t.warmup_epochs else "",
              f"label smoothing {t.label_smoothing:g}" if t.label_smoothing else "",
-             f"early stopping {t.early_stopping}" if t.early_stopping else "", f"seed {t.seed}"]
+             f"early stopping {t.early_stopping}" if t.early_stopping else "",
+             f"distilled from {' + '.join(t.teacher)} (weight {t.teacher_weight:g}, temperature "
+             f"{t.teacher_temperature:g})" if t.teacher else "", f"seed {t.seed}"]
     return ", ".join(p for p in parts if p)
 
 

@@ -42,6 +42,10 @@ def test_summary_shows_the_headline_numbers_and_every_members_facts():
                  "10 min 34 s", "1,696 images/s", "rotation 12", "warm-up 1 epochs", "python 3.11.7"):
         assert fact in html, fact
     assert "(completed)" not in html  # the detail is only shown when it says more than the status
+    assert "distilled from" not in html
+    taught = member()
+    taught.cfg.train.teacher = ["exp/teacher"]
+    assert "distilled from exp/teacher (weight 0.5, temperature 2)" in summary_table([taught], evaluation)
     committee = summary_table([member(), member("runs/b", "interrupted", "interrupted by SIGINT")], None)
     assert "<th>member 1</th><th>member 2</th>" in committee
     assert "<b>interrupted</b> (interrupted by SIGINT)" in committee
