@@ -40,13 +40,12 @@ def teacher_runs(cfg: Config) -> list[Path]:
         if not rundir.is_run(path):
             raise ConfigError(f"train.teacher: {path}: not a run directory or cross-validation folder; "
                               f"list runs with: signclf runs")
-        teacher = rundir.read_run(path).cfg
-        if teacher.train.final and not cfg.train.final:
+        taught = rundir.read_run(path).cfg  # what the teacher itself trained on
+        if taught.train.final and not cfg.train.final:
             raise ConfigError(f"train.teacher: {path} is a final model, trained on every labelled image, including "
                               f"the ones this run validates on; use a run trained without them")
-        teacher = teacher.data
-        if _fold_of(teacher) != _fold_of(cfg.data):
-            raise ConfigError(f"train.teacher: {path} trained on fold {teacher.fold} of {teacher.folds} folds, "
+        if _fold_of(taught.data) != _fold_of(cfg.data):
+            raise ConfigError(f"train.teacher: {path} trained on fold {taught.data.fold} of {taught.data.folds} folds, "
                               f"this run on fold {cfg.data.fold} of {cfg.data.folds}; the teacher would have seen "
                               f"the images this run validates on")
         runs.append(path)
