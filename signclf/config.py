@@ -83,6 +83,7 @@ class AugmentConfig:
     backlight: float = 0.0  # max strength of a radial light falloff: sign darker (or brighter) than its surround
     invert_prob: float = 0.0  # probability of inverting intensities (a backlit sign is dark on a bright sky)
     haze: float = 0.0  # max opacity of a smooth bright veil over the image (fog, a frosted or dirty windscreen)
+    stroke: float = 0.0  # max change of stroke weight: dark digits and rims bolder or thinner (0.5: a font weight)
     mirror_prob: float = 0.0  # class-aware flips: a sign becomes its mirror class (e.g. turn left ↔ right)
     erase_prob: float = 0.0  # probability of random erasing: a rectangle of the image becomes noise (occlusion)
     erase_max: float = 0.25  # the erased rectangle's largest area, fraction of the image (smallest: 2%)
@@ -289,6 +290,9 @@ def _validate(cfg: Config, where: str) -> None:
     for name in ("blur_prob", "mirror_prob", "invert_prob", "erase_prob"):
         if getattr(cfg.augment, name) > 1:
             raise ConfigError(f"{where}: augment.{name} is a probability and must be <= 1")
+    if cfg.augment.stroke > 1:
+        raise ConfigError(f"{where}: augment.stroke is a blend towards a one-pixel erosion or dilation and must be "
+                          f"<= 1, got {shown(cfg.augment.stroke)}")
     if cfg.augment.haze >= 1:
         raise ConfigError(f"{where}: augment.haze is an opacity and must be < 1 (1 would hide the sign)")
     if not 0.02 <= cfg.augment.erase_max < 1:

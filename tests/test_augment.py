@@ -190,3 +190,16 @@ def test_a_tiny_mixup_alpha_leaves_images_almost_unmixed():
     images = np.random.default_rng(1).uniform(0, 255, (32, 8, 8, 1)).astype(np.float32)
     x, _ = run_mixup(images, np.eye(32, dtype=np.float32), 0.01)
     assert np.median(np.abs(x - images)) < 1.0
+
+
+def test_stroke_makes_dark_strokes_bolder_or_thinner_by_at_most_a_pixel_each_side():
+    bars = np.full((200, 32, 32, 1), 255, np.uint8)
+    bars[:, 8:24, 14:18] = 0  # a dark stroke four pixels wide
+    out, _ = run_augment(bars, np.zeros(200), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, stroke=1.0))
+    ink = (255 - out[:, 16]).sum(axis=(1, 2)) / 255  # the stroke's width in pixels, across its middle row
+    assert ink.min() >= 2 - 1e-3 and ink.max() <= 6 + 1e-3  # from one pixel thinner each side to one bolder
+    assert (ink < 3).any() and (ink > 5).any() and (np.abs(ink - 4) < 0.5).any()  # both ways, and near unchanged
+    assert out.min() >= 0 and out.max() <= 255
+    rgb = np.repeat(bars[:8], 3, axis=3)
+    same, _ = run_augment(rgb, np.zeros(8), AugmentConfig(**NO_GEOMETRY_OR_COLOUR, stroke=1.0))
+    np.testing.assert_allclose(same[..., 0], same[..., 2], atol=1e-3)  # every channel alike: no colour fringes

@@ -79,6 +79,7 @@ def test_overrides_with_types_and_list_index(tmp_path):
     ("augment:\n  enabled: yes please\n", "augment.enabled", "must be bool"),
     ("augment:\n  haze: 1.0\n", "augment.haze", "must be < 1"),
     ("augment:\n  haze: -0.1\n", "augment.haze", ">= 0"),
+    ("augment:\n  stroke: 1.5\n", "augment.stroke", "must be <= 1"),
 ])
 def test_bad_values_name_file_and_key(tmp_path, text, key, words):
     p = write(tmp_path, text)
