@@ -36,18 +36,23 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "best-gray.yaml"
-COMMON = ["augment.noise_max=0"]
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+LIGHT_NOISE = ["augment.noise_max=0"]
+# name: (config, overrides)
 MEMBERS = {
-    "gray-clahe": [],
-    "rgb-clahe": ["preprocess.color=rgb"],
-    "gray-hist": ["preprocess.equalize=hist"],
-    "rgb-hist": ["preprocess.color=rgb", "preprocess.equalize=hist"],
+    "gray-clahe": ("best-gray.yaml", LIGHT_NOISE),
+    "rgb-clahe": ("best-gray.yaml", LIGHT_NOISE + ["preprocess.color=rgb"]),
+    "gray-hist": ("best-gray.yaml", LIGHT_NOISE + ["preprocess.equalize=hist"]),
+    "rgb-hist": ("best-gray.yaml", LIGHT_NOISE + ["preprocess.color=rgb", "preprocess.equalize=hist"]),
 }
 
 
+def member_config(name: str) -> Path:
+    return CONFIGS / MEMBERS[name][0]
+
+
 def member_overrides(name: str, extra=()) -> list[str]:
-    return COMMON + MEMBERS[name] + list(extra)
+    return list(MEMBERS[name][1]) + list(extra)
 
 
 def _sets(overrides) -> list[str]:
@@ -61,14 +66,14 @@ def member_command(mode: str, name: str, out: Path, folds: int, extra=()) -> lis
 
     run = out / name
     if mode == "cv":
-        return ["signclf", "cv", "--config", str(CONFIG), "--folds", str(folds)] + \
+        return ["signclf", "cv", "--config", str(member_config(name)), "--folds", str(folds)] + \
             _sets(member_overrides(name, extra)) + ["--out", str(run), "--no-progress"]
     state = run_state(run) if run.is_dir() else "new"
     if state == "done":
         return None
     if state == "resumable":
         return ["signclf", "train", "--resume", str(run), "--no-progress"]
-    return ["signclf", "train", "--config", str(CONFIG)] + \
+    return ["signclf", "train", "--config", str(member_config(name))] + \
         _sets(member_overrides(name, extra) + ["train.final=true"]) + ["--run", str(run), "--no-progress"]
 
 

@@ -27,7 +27,8 @@ def _run(*args, timeout=600):
 
 def test_every_member_is_a_valid_config_that_differs_in_preprocessing():
     committee = _script()
-    configs = {name: load_config(committee.CONFIG, committee.member_overrides(name)) for name in committee.MEMBERS}
+    configs = {name: load_config(committee.member_config(name), committee.member_overrides(name))
+               for name in committee.MEMBERS}
     looks = {(cfg.preprocess.color, cfg.preprocess.equalize) for cfg in configs.values()}
     assert len(looks) == len(configs) >= 3  # no two members see the same pictures
     assert all(cfg.augment.noise_max == 0 and cfg.model.stn for cfg in configs.values())
