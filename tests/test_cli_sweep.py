@@ -95,6 +95,21 @@ def _sweep_process(args, cwd) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _output(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """The process's stdout and stderr. On timeout it is stopped (Ctrl-C first, so Ray shuts its
+    workers down), so no sweep outlives a failed test."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+        raise
+
+
 def _finished_runs(trials: Path) -> list[Path]:
     return [run for run in trials.glob("*_*")
             if (run / "summary.json").is_file() and '"completed"' in (run / "summary.json").read_text()]
@@ -111,7 +126,7 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(tiny_dat
         time.sleep(0.2)
     assert _finished_runs(out / "trials"), "no trial finished before the deadline"
     sweep.send_signal(signal.SIGINT)  # Ctrl-C once the first trial has finished
-    stdout, stderr = sweep.communicate(timeout=120)
+    stdout, stderr = _output(sweep, timeout=300)
     assert sweep.returncode == SIGINT_EXIT, stderr
     assert f"continue it with: signclf sweep --resume {out}" in stderr.strip().splitlines()[-1]
     done = _finished_runs(out / "trials")
@@ -119,7 +134,7 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(tiny_dat
     untouched = {run: (run / "metrics.csv").stat().st_mtime_ns for run in done}
 
     resumed = _sweep_process(["--resume", str(out), "--json"], tmp_path)
-    stdout, stderr = resumed.communicate(timeout=300)
+    stdout, stderr = _output(resumed, timeout=900)  # two trials; slow beside other jobs
     assert resumed.returncode == 0, stderr
     result = json.loads(stdout)
     assert [r["status"] for r in result["trials"]] == ["completed"] * 3
