@@ -126,8 +126,8 @@ def _gaussian_blur(x, sigma):
 def _stroke(x, amount):
     """Bolder or thinner dark strokes: each image blended by `amount` (per image, in [-1, 1]) towards
     its 3×3 minimum filter (> 0: dark digits, pictograms and rims grow by up to a pixel each side)
-    or its maximum filter (< 0: they shrink). Signs are printed in more than one font weight, and a
-    bold 6 whose loop almost closes reads as an 8 to a model that has only seen thin ones."""
+    or its maximum filter (< 0: they shrink). Signs are printed in more than one font weight, and
+    in a bold one a 6 whose loop almost closes looks like an 8."""
     window, one = [1, 3, 3, 1], [1, 1, 1, 1]
     bolder = -tf.nn.max_pool(-x, window, one, "SAME")
     thinner = tf.nn.max_pool(x, window, one, "SAME")
