@@ -95,10 +95,12 @@ def sweep_command(ctx, config_path, space_path, trials, address, cpus_per_trial,
         if out.exists() and any(out.iterdir()):
             raise ConfigError(f"{out}: folder exists and is not empty; continue that sweep with "
                               f"signclf sweep --resume {out}, or pick another --out DIR")
+    if address:
+        from signclf.sweep import check_reachable, use_cluster_token
+
+        use_cluster_token()  # before Ray is imported: it reads RAY_AUTH_MODE once
     _require_ray()
     if address:
-        from signclf.sweep import check_reachable
-
         check_reachable(address)
     from signclf.tensorflow_import import quiet_tensorflow
 

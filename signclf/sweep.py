@@ -114,6 +114,8 @@ def start_ray(address: str | None, log) -> bool:
     this process had already connected to Ray (the caller then leaves it running)."""
     import logging
 
+    if address:
+        use_cluster_token()  # takes effect only where Ray is not imported yet (the CLI calls it earlier)
     import ray
 
     from signclf.device import usable_cores
@@ -131,7 +133,9 @@ def start_ray(address: str | None, log) -> bool:
         except (ConnectionError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise SignclfError(f"--address {address}: cannot join the Ray cluster ({first}); check that "
-                               f"`ray start --head` runs there, or leave out --address to sweep on this machine")
+                               f"`ray start --head` runs there and, if it asks for a token, that `ray get-auth-token` "
+                               f"there prints what {TOKEN_FILE} holds here; or leave out --address to sweep on "
+                               f"this machine")
         log(f"joined the Ray cluster at {address}: {_resources_line()}")
     else:
         try:
@@ -142,6 +146,20 @@ def start_ray(address: str | None, log) -> bool:
                                f"once the machine is less busy, or join a cluster with --address") from None
         log(f"started a local Ray: {_resources_line()}")
     return True
+
+
+TOKEN_FILE = "~/.ray/auth_token"  # where `ray start` and `ray get-auth-token --generate` keep the cluster's token
+
+
+def use_cluster_token() -> None:
+    """Send the cluster token when there is one. Recent Ray starts `ray start --head` clusters with token
+    authentication yet leaves clients in RAY_AUTH_MODE=disabled, so they cannot join; a client in token
+    mode joins clusters with and without authentication alike. A RAY_AUTH_MODE the user set is kept."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or \
+            Path(TOKEN_FILE).expanduser().is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def check_reachable(address: str) -> None:

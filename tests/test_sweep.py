@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,20 @@ def test_a_two_node_cluster_runs_trials_on_both_nodes(tiny_data, tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_a_cluster_token_is_sent_when_there_is_one_and_the_users_auth_mode_is_kept(tmp_path, monkeypatch):
+    from signclf.sweep import use_cluster_token
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    use_cluster_token()
+    assert "RAY_AUTH_MODE" not in os.environ  # no token anywhere: Ray's own default
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("0" * 64)
+    use_cluster_token()
+    assert os.environ["RAY_AUTH_MODE"] == "token"
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    use_cluster_token()
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"
