@@ -73,3 +73,11 @@ def tiny_overrides(data_dir, **extra) -> list[str]:
 def _private_decode_cache(tmp_path_factory, monkeypatch):
     """Readers cache decoded trees; tests must not write into the user's ~/.cache."""
     monkeypatch.setenv("SIGNCLF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
+def _ray_auth_mode_fixed(monkeypatch):
+    """Ray reads RAY_AUTH_MODE once per process, and `sweep --address` sets it when it finds a cluster
+    token (~/.ray/auth_token); run in the test process, that would put every later in-process Ray of
+    the suite in token mode. A mode the user set is kept by signclf, so setting one here keeps it out."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
