@@ -31,6 +31,7 @@ from signclf.sweep_space import Domain, parse_space, space_to_yaml_dict, trial_c
 
 SPEC_FILE = "sweep-spec.yaml"
 RAY_DIR = "ray"
+TOKEN_FILE = "~/.ray/auth_token"  # where `ray start` and `ray get-auth-token --generate` keep the cluster's token
 TRIALS_DIR = "trials"
 CSV_FILE, JSON_FILE, BEST_FILE = "sweep.csv", "sweep.json", "best.yaml"
 SCHEDULERS = ("asha", "none")
@@ -146,9 +147,6 @@ def start_ray(address: str | None, log) -> bool:
                                f"once the machine is less busy, or join a cluster with --address") from None
         log(f"started a local Ray: {_resources_line()}")
     return True
-
-
-TOKEN_FILE = "~/.ray/auth_token"  # where `ray start` and `ray get-auth-token --generate` keep the cluster's token
 
 
 def use_cluster_token() -> None:
